@@ -1,0 +1,37 @@
+/**
+ * Raw kernel constants, for users who speak the syscall ABI. The friendly API takes
+ * option objects instead (`{ nonblock: true }`, `{ scope: 'thread' }`).
+ * @packageDocumentation
+ */
+import fs from 'node:fs'
+
+/** Raw values of the flags, masks and magics this package passes to or reads from the kernel. */
+export const constants = Object.freeze({
+  /** `pidfd_open(2)` flag: a non-blocking pidfd (Linux 5.10). Equal to `O_NONBLOCK`. */
+  PIDFD_NONBLOCK: fs.constants.O_NONBLOCK,
+  /** `pidfd_open(2)` flag: a pidfd for one thread, not its thread group (Linux 6.9). Equal to `O_EXCL`. */
+  PIDFD_THREAD: fs.constants.O_EXCL,
+  /** `pidfd_send_signal(2)` flag: signal the thread the pidfd names (Linux 6.9). */
+  PIDFD_SIGNAL_THREAD: 1 << 0,
+  /** `pidfd_send_signal(2)` flag: signal its whole thread group (Linux 6.9). */
+  PIDFD_SIGNAL_THREAD_GROUP: 1 << 1,
+  /** `pidfd_send_signal(2)` flag: signal its whole process group (Linux 6.9). */
+  PIDFD_SIGNAL_PROCESS_GROUP: 1 << 2,
+  /** `statfs(2)` `f_type` of pidfs, the filesystem pidfds live on since Linux 6.9. */
+  PID_FS_MAGIC: 0x50494446,
+  /** `statx(2)` mask bits (`<linux/stat.h>`). */
+  STATX_TYPE: 0x1,
+  STATX_MODE: 0x2,
+  STATX_NLINK: 0x4,
+  STATX_UID: 0x8,
+  STATX_GID: 0x10,
+  STATX_ATIME: 0x20,
+  STATX_MTIME: 0x40,
+  STATX_CTIME: 0x80,
+  STATX_INO: 0x100,
+  STATX_SIZE: 0x200,
+  STATX_BLOCKS: 0x400,
+  STATX_BASIC_STATS: 0x7ff,
+  STATX_BTIME: 0x800,
+  STATX_MNT_ID: 0x1000,
+})

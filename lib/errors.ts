@@ -1,0 +1,119 @@
+/**
+ * Errors in Node's own shapes. Argument errors are `TypeError`/`RangeError` with an
+ * `ERR_*` code, as Node's internal errors are; kernel errors are ErrnoExceptions (built
+ * natively, see native/errno.cc) with `code`, negative `errno` and `syscall`.
+ * Branch on `err.code`, never on the message.
+ * @packageDocumentation
+ */
+import os from 'node:os'
+import util from 'node:util'
+
+/** An error with a stable `code`, as Node's internal errors have. */
+export interface NodeError extends Error {
+  code: string
+}
+
+/** The error thrown when the running kernel lacks a feature (`ERR_PIDFD_UNSUPPORTED`, `ERR_PIDFS_UNSUPPORTED`). */
+export interface UnsupportedError extends NodeError {
+  /** The feature name, as {@link features} reports it. */
+  feature: string
+  /** The first Linux release that has it, e.g. `'6.9'`. */
+  since: string
+}
+
+/**
+ * Builds an error whose stack and `toString()` read `TypeError [ERR_X]: message`, like
+ * Node's, while `name` stays `TypeError`.
+ */
+function nodeError<E extends Error>(Base: new (message: string) => E, code: string, message: string): E & NodeError {
+  const error = new Base(message) as E & NodeError
+  const name = error.name
+  // V8 formats the stack lazily, from the name at the time of the first read.
+  Object.defineProperty(error, 'name', { value: `${name} [${code}]`, configurable: true, writable: true })
+  void error.stack
+  delete (error as { name?: string }).name
+  error.code = code
+  return error
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
+  if (typeof value === 'function') return `function ${value.name}`
+  if (typeof value === 'object') {
+    const ctor = (value as object).constructor
+    return ctor?.name ? `an instance of ${ctor.name}` : util.inspect(value, { depth: -1 })
+  }
+  let shown = util.inspect(value, { colors: false })
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`
+  return `type ${typeof value} (${shown})`
+}
+
+/** `TypeError [ERR_INVALID_ARG_TYPE]: The "pid" argument must be of type number. Received ...` */
+export function invalidArgType(name: string, expected: string, actual: unknown): TypeError & NodeError {
+  const what = name.includes('.') ? 'property' : 'argument'
+  return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "${name}" ${what} must be ${expected}. Received ${describe(actual)}`)
+}
+
+/** `TypeError [ERR_INVALID_ARG_VALUE]: The argument 'fd' is not a pidfd. Received 3` */
+export function invalidArgValue(name: string, value: unknown, reason: string): TypeError & NodeError {
+  const what = name.includes('.') ? 'property' : 'argument'
+  return nodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${util.inspect(value)}`)
+}
+
+/** `RangeError [ERR_OUT_OF_RANGE]: The value of "pid" is out of range. It must be ... Received ...` */
+export function outOfRange(name: string, range: string, value: unknown): RangeError & NodeError {
+  return nodeError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be ${range}. Received ${util.inspect(value)}`)
+}
+
+/** `TypeError [ERR_UNKNOWN_SIGNAL]: Unknown signal: SIGFOO`, as `process.kill` throws. */
+export function unknownSignal(signal: string): TypeError & NodeError {
+  return nodeError(TypeError, 'ERR_UNKNOWN_SIGNAL', `Unknown signal: ${signal}`)
+}
+
+/** `Error [ERR_PIDFD_CLOSED]`: the Pidfd was used after `close()`. No syscall was made. */
+export function pidfdClosed(): Error & NodeError {
+  return nodeError(Error, 'ERR_PIDFD_CLOSED', 'The pidfd is closed')
+}
+
+/** `Error [ERR_PIDFD_UNSUPPORTED]`: the running kernel lacks `feature`, added in Linux `since`. */
+export function unsupported(feature: string, description: string, since: string): Error & UnsupportedError {
+  const error = nodeError(
+    Error,
+    'ERR_PIDFD_UNSUPPORTED',
+    `${description} is not supported by this kernel (Linux ${os.release()}); it needs Linux ${since} or later`,
+  ) as Error & UnsupportedError
+  error.feature = feature
+  error.since = since
+  return error
+}
+
+/**
+ * `Error [ERR_PIDFS_UNSUPPORTED]`: process identity needs pidfs (Linux 6.9+). Without it
+ * every pidfd shares one anonymous inode, so comparing inodes would always say "same".
+ */
+export function pidfsUnsupported(): Error & UnsupportedError {
+  const error = nodeError(
+    Error,
+    'ERR_PIDFS_UNSUPPORTED',
+    `Process identity needs pidfs (Linux 6.9 or later); on this kernel (Linux ${os.release()}) ` +
+      'every pidfd shares one inode, so inodes cannot tell processes apart',
+  ) as Error & UnsupportedError
+  error.feature = 'pidfs'
+  error.since = '6.9'
+  return error
+}
+
+/**
+ * An ErrnoException built in TypeScript, for conditions found without a failing syscall
+ * (a process id whose pid now names another process): same shape as the native ones.
+ */
+export function errnoException(code: string, syscall: string, detail?: string): NodeJS.ErrnoException {
+  const errno = (os.constants.errno as Record<string, number>)[code]!
+  const [, text] = util.getSystemErrorMap().get(-errno) ?? [code, 'unknown error']
+  const error: NodeJS.ErrnoException = new Error(`${code}: ${text}, ${syscall}${detail ? ` (${detail})` : ''}`)
+  error.errno = -errno
+  error.code = code
+  error.syscall = syscall
+  return error
+}

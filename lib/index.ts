@@ -1,0 +1,20 @@
+/**
+ * pidfd: Linux pidfds for Node.js. Race-free process handles, signals that cannot hit a
+ * recycled pid, and process identity by pidfs inode.
+ *
+ * @example
+ * ```ts
+ * import { Pidfd, sameProcess, features } from 'pidfd'
+ *
+ * using self = Pidfd.open(process.pid)
+ * console.log(self.processId)               // "1234:5678"
+ * console.log(sameProcess(self, process.pid)) // true
+ * ```
+ * @packageDocumentation
+ */
+export { Pidfd, sameProcess, type OpenOptions, type SendSignalOptions } from './pidfd'
+export { features, featureInfo, type Features, type FeatureName } from './features'
+export { constants } from './constants'
+export { PidfdStats, type StatxResult, type DeviceNumber } from './stat'
+export type { SignalScope } from './signals'
+export type { NodeError, UnsupportedError } from './errors'

@@ -1,0 +1,364 @@
+/**
+ * The `Pidfd` class: one owned pidfd, a race-free handle on one process.
+ * @packageDocumentation
+ */
+import util from 'node:util'
+import { native } from './binding'
+import { constants } from './constants'
+import { errnoException, invalidArgType, invalidArgValue, pidfdClosed, unsupported } from './errors'
+import { fdinfoPid, isAnonPidfd } from './fdinfo'
+import { features, featureInfo, requireFeature } from './features'
+import { type SignalScope, toScopeFlag, toSignalNumber } from './signals'
+import { fstat, fstatIdentity, type PidfdStats, statx, type StatxResult } from './stat'
+import { INT32_MAX, validateBoolean, validateInteger, validateOptions } from './validate'
+
+/** Options of {@link Pidfd.open}. */
+export interface OpenOptions {
+  /**
+   * `PIDFD_NONBLOCK` (Linux 5.10): `waitid(2)` on the pidfd fails with EAGAIN instead of
+   * blocking while the process runs. Default false.
+   */
+  nonblock?: boolean
+  /**
+   * `PIDFD_THREAD` (Linux 6.9): `pid` names one thread (a TID) and the pidfd refers to that
+   * thread only: it becomes readable when the thread exits, and signals go to the thread.
+   * Default false.
+   */
+  thread?: boolean
+}
+
+/** Options of {@link Pidfd.sendSignal}. */
+export interface SendSignalOptions {
+  /**
+   * Who receives the signal (Linux 6.9). `'thread'`: the thread the pidfd names;
+   * `'thread-group'`: its whole process; `'process-group'`: every process in its process
+   * group (the process must lead one, else ESRCH). Default: the thread group, or the
+   * thread for a thread pidfd (`{ thread: true }`).
+   */
+  scope?: SignalScope
+}
+
+const kCreate = Symbol('Pidfd.create')
+
+let warnedLeak = false
+
+/**
+ * Safety net for a Pidfd that is garbage-collected without `close()`: its fd is closed
+ * and a warning is printed once. Node itself stopped closing `FileHandle`s this way
+ * (DEP0137): rely on `close()` or `using`, not on this.
+ */
+const leakRegistry = new FinalizationRegistry<number>((fd) => {
+  native.close(fd)
+  if (!warnedLeak) {
+    warnedLeak = true
+    process.emitWarning(`Closing pidfd ${fd} on garbage collection; call close() or use \`using\``, {
+      code: 'PIDFD_CLOSED_ON_GC',
+    })
+  }
+})
+
+/**
+ * A pidfd: a file descriptor that refers to one process (or, with `{ thread: true }`, one
+ * thread) for as long as it is open, whatever happens to its pid. Signals sent through it
+ * can never reach a process that merely reused the pid.
+ *
+ * A Pidfd owns its fd and closes it exactly once, on {@link Pidfd.close} (or at the end of a
+ * `using` block). Any use after that throws `ERR_PIDFD_CLOSED` without reaching the kernel.
+ *
+ * @example
+ * ```ts
+ * import { Pidfd } from 'pidfd'
+ * import { spawn } from 'node:child_process'
+ *
+ * const child = spawn('sleep', ['10'])
+ * using pidfd = Pidfd.open(child.pid!)
+ * pidfd.sendSignal('SIGTERM') // reaches this child, never a process that reused its pid
+ * ```
+ */
+export class Pidfd implements Disposable {
+  /** The owned fd; -1 once closed. */
+  #fd: number
+  /** The pid it was opened with, when known. */
+  #pid: number | undefined
+  /** `[st_dev, st_ino]` on pidfs, read once: a pidfd's inode never changes. */
+  #identity: [dev: bigint, ino: bigint] | undefined
+  /** Whether {@link leakRegistry} watches this Pidfd. */
+  #registered = false
+
+  /** Pidfds created in the current task and not yet registered for the GC safety net. */
+  static #unregistered: Pidfd[] = []
+  /** Length at which {@link Pidfd.#unregistered} drops its closed entries. */
+  static #compactAt = 64
+
+  /** @internal Use {@link Pidfd.open}, {@link Pidfd.fromFd} or {@link Pidfd.adoptFd}. */
+  constructor(token: typeof kCreate, fd: number, pid: number | undefined) {
+    if (token !== kCreate) throw new TypeError('Illegal constructor: use Pidfd.open(), Pidfd.fromFd() or Pidfd.adoptFd()')
+    this.#fd = fd
+    this.#pid = pid
+    // Registering with a FinalizationRegistry costs a fifth of a syscall, so it is deferred
+    // to a microtask: a Pidfd closed within the task that opened it never pays.
+    const pending = Pidfd.#unregistered
+    if (pending.length === 0) queueMicrotask(Pidfd.#registerOpen)
+    else if (pending.length >= Pidfd.#compactAt) Pidfd.#compact(pending)
+    pending.push(this)
+  }
+
+  /** Drops closed Pidfds from the pending list in place, so a loop of open/close stays small. */
+  static #compact(pending: Pidfd[]): void {
+    let kept = 0
+    for (const pidfd of pending) if (pidfd.#fd >= 0) pending[kept++] = pidfd
+    pending.length = kept
+    Pidfd.#compactAt = Math.max(64, kept * 2)
+  }
+
+  static #registerOpen(): void {
+    for (const pidfd of Pidfd.#unregistered) {
+      if (pidfd.#fd >= 0) {
+        leakRegistry.register(pidfd, pidfd.#fd, pidfd)
+        pidfd.#registered = true
+      }
+    }
+    Pidfd.#unregistered = []
+    Pidfd.#compactAt = 64
+  }
+
+  /**
+   * Opens a pidfd for the process `pid` with `pidfd_open(2)` (O_CLOEXEC).
+   *
+   * For a child of this process this is race-free as long as nobody has reaped it yet: a
+   * zombie can still be opened. After the reap, the pid may already name another process.
+   *
+   * @param pid - A process id (a thread id with `{ thread: true }`), 1 to 2^31-1.
+   * @throws ESRCH if no such process exists; EINVAL (ENOENT on Linux 6.16+) if `pid` is a
+   *   thread but not a thread-group leader and `thread` is not set; EMFILE when out of fds;
+   *   `ERR_PIDFD_UNSUPPORTED` if the kernel lacks pidfds or the requested flag.
+   */
+  static open(pid: number, options?: OpenOptions): Pidfd {
+    validateInteger(pid, 'pid', 1, INT32_MAX)
+    let flags = 0
+    if (options !== undefined) {
+      validateOptions(options)
+      if (validateBoolean(options.nonblock, 'options.nonblock')) {
+        requireFeature('nonblock')
+        flags |= constants.PIDFD_NONBLOCK
+      }
+      if (validateBoolean(options.thread, 'options.thread')) {
+        requireFeature('threadPidfd')
+        flags |= constants.PIDFD_THREAD
+      }
+    }
+    let fd: number
+    try {
+      fd = native.pidfdOpen(pid, flags)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOSYS') {
+        throw unsupported('pidfd', featureInfo.pidfd.description, featureInfo.pidfd.since)
+      }
+      throw error
+    }
+    return new Pidfd(kCreate, fd, pid)
+  }
+
+  /**
+   * Wraps a duplicate (`F_DUPFD_CLOEXEC`) of an existing pidfd: the caller keeps `fd` and
+   * stays responsible for closing it.
+   *
+   * @throws EBADF if `fd` is not open; `ERR_INVALID_ARG_VALUE` if it is not a pidfd.
+   */
+  static fromFd(fd: number): Pidfd {
+    validatePidfdArg(fd)
+    return new Pidfd(kCreate, native.dupCloexec(fd), undefined)
+  }
+
+  /**
+   * Takes ownership of an existing pidfd: the returned Pidfd closes `fd`, and the caller
+   * must not use or close it any more.
+   *
+   * @throws EBADF if `fd` is not open; `ERR_INVALID_ARG_VALUE` if it is not a pidfd, or if
+   *   a Pidfd already owns it.
+   */
+  static adoptFd(fd: number): Pidfd {
+    validatePidfdArg(fd)
+    if (!native.own(fd)) throw invalidArgValue('fd', fd, 'is already owned by a Pidfd')
+    return new Pidfd(kCreate, fd, undefined)
+  }
+
+  /** The fd, borrowed: valid until {@link Pidfd.close}. Do not close it yourself. */
+  get fd(): number {
+    return this.#live()
+  }
+
+  /** True once {@link Pidfd.close} has run. */
+  get closed(): boolean {
+    return this.#fd < 0
+  }
+
+  /** Closes the fd. Idempotent: later calls do nothing. */
+  close(): void {
+    const fd = this.#fd
+    if (fd < 0) return
+    this.#fd = -1
+    if (this.#registered) leakRegistry.unregister(this)
+    native.close(fd)
+  }
+
+  /** Same as {@link Pidfd.close}, so that `using pidfd = Pidfd.open(pid)` closes it. */
+  [Symbol.dispose](): void {
+    this.close()
+  }
+
+  /**
+   * Sends a signal with `pidfd_send_signal(2)`. It reaches this process (or thread) or
+   * nobody: never a process that reused the pid.
+   *
+   * @param signal - A name as `process.kill` takes it (`'SIGKILL'`) or a number 0-64.
+   *   `0` sends nothing and only checks that the process exists and may be signalled.
+   *   Default `'SIGTERM'`.
+   * @throws ESRCH once the process has been reaped (a zombie still accepts signals, and
+   *   ignores them); EPERM if this process may not signal it; `ERR_UNKNOWN_SIGNAL`,
+   *   `ERR_OUT_OF_RANGE` for a bad signal; `ERR_INVALID_ARG_VALUE` for a bad scope;
+   *   `ERR_PIDFD_UNSUPPORTED` for a scope on a kernel before 6.9.
+   */
+  sendSignal(signal: NodeJS.Signals | number = 'SIGTERM', options?: SendSignalOptions): void {
+    const sig = toSignalNumber(signal)
+    let flags = 0
+    if (options !== undefined && validateOptions(options)!.scope !== undefined) {
+      flags = toScopeFlag(options.scope)
+      requireFeature('signalScopes')
+    }
+    native.pidfdSendSignal(this.#live(), sig, flags)
+  }
+
+  /** `fstat(2)` of the pidfd, shaped like `fs.fstatSync(fd, { bigint: true })`. */
+  stat(): PidfdStats {
+    return fstat(this.#live())
+  }
+
+  /**
+   * `statx(2)` of the pidfd.
+   *
+   * @param mask - The `constants.STATX_*` fields wanted. Default: basic stats, birth time
+   *   and mount id. The result's `mask` says which ones the kernel filled in.
+   */
+  statx(mask: number = STATX_DEFAULT_MASK): StatxResult {
+    validateInteger(mask, 'mask', 0, 0xffffffff)
+    return statx(this.#live(), mask)
+  }
+
+  /**
+   * Whether pidfds live on pidfs on this kernel (Linux 6.9+): the condition for
+   * {@link Pidfd.id}, {@link Pidfd.equals} and {@link Pidfd.processId}.
+   */
+  get isPidfs(): boolean {
+    this.#live()
+    return features().pidfs
+  }
+
+  /**
+   * The process's pidfs inode number: the same for every pidfd of the process, kept across
+   * exit, reap and exec, and never given to another process while the system runs (on
+   * 64-bit kernels).
+   *
+   * @throws `ERR_PIDFS_UNSUPPORTED` on a kernel without pidfs (before 6.9), where every pidfd
+   *   shares one inode.
+   */
+  get id(): bigint {
+    return this.#identityOf()[1]
+  }
+
+  /**
+   * True if both pidfds refer to the same process: the same pidfs inode (`st_dev` and
+   * `st_ino`), whatever the pids say.
+   *
+   * @throws `ERR_PIDFS_UNSUPPORTED` on a kernel without pidfs: never a false answer.
+   */
+  equals(other: Pidfd): boolean {
+    if (!(other instanceof Pidfd)) throw invalidArgType('other', 'an instance of Pidfd', other)
+    const [dev, ino] = this.#identityOf()
+    const [otherDev, otherIno] = other.#identityOf()
+    return ino === otherIno && dev === otherDev
+  }
+
+  /**
+   * The process id string `"PID:INODE"`, as util-linux (`kill PID:INODE`) and systemd write
+   * it: the pid it was opened with, or, for {@link Pidfd.fromFd}/{@link Pidfd.adoptFd}, the
+   * pid the kernel reports; and the pidfs inode. Unlike a pid, it never names another
+   * process.
+   *
+   * @throws `ERR_PIDFS_UNSUPPORTED` without pidfs; ESRCH for an adopted pidfd whose
+   *   process was reaped before its pid was read.
+   */
+  get processId(): string {
+    const ino = this.#identityOf()[1]
+    if (this.#pid === undefined) {
+      const pid = fdinfoPid(this.#fd)
+      if (pid <= 0) {
+        throw errnoException('ESRCH', 'pidfd', pid < 0 ? 'the process was reaped' : 'the process is in another pid namespace')
+      }
+      this.#pid = pid
+    }
+    return `${this.#pid}:${ino}`
+  }
+
+  /** For `util.inspect` and `console.log`. */
+  [util.inspect.custom](): string {
+    if (this.#fd < 0) return 'Pidfd { closed }'
+    return `Pidfd { fd: ${this.#fd}${this.#pid === undefined ? '' : `, pid: ${this.#pid}`} }`
+  }
+
+  #live(): number {
+    if (this.#fd < 0) throw pidfdClosed()
+    return this.#fd
+  }
+
+  #identityOf(): [dev: bigint, ino: bigint] {
+    const fd = this.#live()
+    if (this.#identity === undefined) {
+      requireFeature('pidfs')
+      this.#identity = fstatIdentity(fd)
+    }
+    return this.#identity
+  }
+}
+
+/** The `statx(2)` fields {@link Pidfd.statx} asks for by default. */
+const STATX_DEFAULT_MASK = constants.STATX_BASIC_STATS | constants.STATX_BTIME | constants.STATX_MNT_ID
+
+/** Checks that fd is an open pidfd: on pidfs by its filesystem magic, before 6.9 by its anonymous inode name. */
+function validatePidfdArg(fd: number): void {
+  validateInteger(fd, 'fd', 0, INT32_MAX)
+  if (native.fstatfs(fd) === constants.PID_FS_MAGIC) return
+  if (!features().pidfs && isAnonPidfd(fd)) return
+  throw invalidArgValue('fd', fd, 'is not a pidfd')
+}
+
+/**
+ * True if `a` and `b` are the same process, by pidfs inode. Each may be a Pidfd or a pid;
+ * a pid is opened, compared and closed here.
+ *
+ * @throws ESRCH if a pid names no process; `ERR_PIDFS_UNSUPPORTED` on a kernel without pidfs.
+ *
+ * @example
+ * ```ts
+ * sameProcess(pidfd, 1234) // is pid 1234 still the process pidfd was opened on?
+ * ```
+ */
+export function sameProcess(a: Pidfd | number, b: Pidfd | number): boolean {
+  requireFeature('pidfs')
+  const left = typeof a === 'number' ? Pidfd.open(a) : asPidfd(a, 'a')
+  try {
+    const right = typeof b === 'number' ? Pidfd.open(b) : asPidfd(b, 'b')
+    try {
+      return left.equals(right)
+    } finally {
+      if (right !== b) right.close()
+    }
+  } finally {
+    if (left !== a) left.close()
+  }
+}
+
+function asPidfd(value: unknown, name: string): Pidfd {
+  if (value instanceof Pidfd) return value
+  throw invalidArgType(name, 'of type number or an instance of Pidfd', value)
+}

@@ -1,0 +1,50 @@
+// File descriptor ownership: dup, adopt, close. Every fd JS owns is in State::owned_fds.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "addon.h"
+#include "errno.h"
+
+namespace pidfd {
+
+namespace {
+
+// `fcntl(fd, F_DUPFD_CLOEXEC, 0)`: a new owned fd on the same open file.
+// Errors: EBADF (fd not open), EMFILE.
+Napi::Value DupCloexec(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Int32Arg(info, 0, "fd");
+  int copy = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (copy < 0) throw ErrnoException(env, errno, "fcntl");
+  StateOf(env).Own(copy);
+  return Napi::Number::New(env, copy);
+}
+
+// Takes ownership of fd: it is closed at environment teardown unless closed before.
+// Returns false, changing nothing, if this environment owns fd already. No syscall.
+Napi::Value Own(const Napi::CallbackInfo& info) {
+  int fd = Int32Arg(info, 0, "fd");
+  return Napi::Boolean::New(info.Env(), StateOf(info.Env()).Own(fd));
+}
+
+// `close(2)`. Linux releases the fd even when close reports EINTR, so only EBADF
+// (closed behind our back) is an error worth reporting.
+Napi::Value Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Int32Arg(info, 0, "fd");
+  StateOf(env).Disown(fd);
+  if (close(fd) < 0 && errno == EBADF) throw ErrnoException(env, errno, "close");
+  return env.Undefined();
+}
+
+}  // namespace
+
+void InitFd(Napi::Env env, Napi::Object exports) {
+  exports.Set("dupCloexec", Napi::Function::New<DupCloexec>(env, "dupCloexec"));
+  exports.Set("own", Napi::Function::New<Own>(env, "own"));
+  exports.Set("close", Napi::Function::New<Close>(env, "close"));
+}
+
+}  // namespace pidfd
