@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import path from 'node:path'
-import nodeGypBuild = require('node-gyp-build')
+import nodeGypBuild from 'node-gyp-build'
 
 /** The native module's exports (see native/*.cc for each function's contract). */
 export interface Native {
