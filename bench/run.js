@@ -41,6 +41,16 @@ const operations = {
     },
   },
 }
+/**
+ * The bare addon calls, without the TypeScript layer: the floor a Node process pays to
+ * cross into the addon and the kernel. Reported, not judged.
+ */
+const { native } = require('../dist/binding')
+const floors = {
+  sendSignal: () => native.pidfdSendSignal(held.fd, 0, 0),
+  openClose: () => native.close(native.pidfdOpen(pid, 0)),
+}
+
 /** Node's own fstat on the same fd, which `stat()` must not be slower than. */
 const nodeFstat = () => fs.fstatSync(held.fd, { bigint: true })
 
@@ -109,6 +119,17 @@ async function main() {
     const ratio = median(jss.map((js, r) => js / cs[r]))
     rows.push({ operation: name, cNs: Math.round(Math.min(...cs)), jsNs: Math.round(Math.min(...jss)), ratio: Number(ratio.toFixed(2)), target: op.target })
   }
+  for (const [name, run] of Object.entries(floors)) {
+    const cs = []
+    const jss = []
+    jsRound(run, ITERATIONS)
+    for (let r = 0; r < ROUNDS; r++) {
+      cs.push(await reference.round(name, ITERATIONS))
+      jss.push(jsRound(run, ITERATIONS))
+    }
+    const ratio = median(jss.map((js, r) => js / cs[r]))
+    rows.push({ operation: `${name} (addon alone)`, cNs: Math.round(Math.min(...cs)), jsNs: Math.round(Math.min(...jss)), ratio: Number(ratio.toFixed(2)), target: null })
+  }
   reference.stop()
   const nodeNs = []
   const statNs = []
@@ -118,7 +139,7 @@ async function main() {
   }
   held.close()
 
-  const over = rows.filter((row) => row.ratio > row.target).map((row) => row.operation)
+  const over = rows.filter((row) => row.target !== null && row.ratio > row.target).map((row) => row.operation)
   const statRatio = median(statNs.map((ns, r) => ns / nodeNs[r]))
   const statVsNode = {
     statNs: Math.round(Math.min(...statNs)),
@@ -130,9 +151,10 @@ async function main() {
     console.log(JSON.stringify({ kernel: os.release(), node: process.version, iterations: ITERATIONS, rounds: ROUNDS, pinning, rows, statVsNode, over }))
   } else {
     console.log(`pidfd bench: Linux ${os.release()}, Node ${process.version}; ${ROUNDS} alternating rounds of ${ITERATIONS} (identity: ${ITERATIONS / 4}), ns/op of the best round, JS/C the median of paired rounds; ${pinning}`)
-    console.log('operation      C ns/op  JS ns/op   JS/C  target')
+    console.log('operation                  C ns/op  JS ns/op   JS/C  target')
     for (const row of rows) {
-      console.log(`${row.operation.padEnd(12)} ${String(row.cNs).padStart(9)} ${String(row.jsNs).padStart(9)} ${row.ratio.toFixed(2).padStart(6)}  <= ${row.target}`)
+      const target = row.target === null ? '' : `  <= ${row.target}`
+      console.log(`${row.operation.padEnd(24)} ${String(row.cNs).padStart(9)} ${String(row.jsNs).padStart(9)} ${row.ratio.toFixed(2).padStart(6)}${target}`)
     }
     console.log(`stat() ${statVsNode.statNs} ns vs fs.fstatSync(fd, { bigint: true }) ${statVsNode.nodeFstatSyncBigintNs} ns: ${statVsNode.ratio.toFixed(2)}x`)
     console.log(over.length === 0 ? 'all within target' : `over target: ${over.join(', ')}`)

@@ -40,6 +40,15 @@ export interface SendSignalOptions {
 
 const kCreate = Symbol('Pidfd.create')
 
+// Registering with a FinalizationRegistry costs a fifth of a syscall, so it waits for a
+// microtask: a Pidfd closed within the task that opened it never pays. The waiting ones
+// form a list threaded through the Pidfds themselves, and close() unlinks closed heads,
+// so an open/close loop keeps the list empty and retains no garbage.
+let pendingHead: Pidfd | null = null
+let pendingCount = 0
+let compactAt = 64
+let flushQueued = false
+
 let warnedLeak = false
 
 /**
@@ -84,42 +93,58 @@ export class Pidfd implements Disposable {
   #identity: [dev: bigint, ino: bigint] | undefined
   /** Whether {@link leakRegistry} watches this Pidfd. */
   #registered = false
-
-  /** Pidfds created in the current task and not yet registered for the GC safety net. */
-  static #unregistered: Pidfd[] = []
-  /** Length at which {@link Pidfd.#unregistered} drops its closed entries. */
-  static #compactAt = 64
+  /** The next Pidfd in the list of those not yet registered with {@link leakRegistry}. */
+  #nextPending: Pidfd | null = null
 
   /** @internal Use {@link Pidfd.open}, {@link Pidfd.fromFd} or {@link Pidfd.adoptFd}. */
   constructor(token: typeof kCreate, fd: number, pid: number | undefined) {
     if (token !== kCreate) throw new TypeError('Illegal constructor: use Pidfd.open(), Pidfd.fromFd() or Pidfd.adoptFd()')
     this.#fd = fd
     this.#pid = pid
-    // Registering with a FinalizationRegistry costs a fifth of a syscall, so it is deferred
-    // to a microtask: a Pidfd closed within the task that opened it never pays.
-    const pending = Pidfd.#unregistered
-    if (pending.length === 0) queueMicrotask(Pidfd.#registerOpen)
-    else if (pending.length >= Pidfd.#compactAt) Pidfd.#compact(pending)
-    pending.push(this)
+    this.#nextPending = pendingHead
+    pendingHead = this // eslint-disable-line @typescript-eslint/no-this-alias -- the list is of Pidfds
+    if (++pendingCount >= compactAt) Pidfd.#compactPending()
+    if (!flushQueued) {
+      flushQueued = true
+      queueMicrotask(Pidfd.#registerPending)
+    }
   }
 
-  /** Drops closed Pidfds from the pending list in place, so a loop of open/close stays small. */
-  static #compact(pending: Pidfd[]): void {
-    let kept = 0
-    for (const pidfd of pending) if (pidfd.#fd >= 0) pending[kept++] = pidfd
-    pending.length = kept
-    Pidfd.#compactAt = Math.max(64, kept * 2)
-  }
-
-  static #registerOpen(): void {
-    for (const pidfd of Pidfd.#unregistered) {
+  /** Registers every pending Pidfd still open with {@link leakRegistry}. */
+  static #registerPending(): void {
+    for (let pidfd = pendingHead; pidfd !== null; ) {
       if (pidfd.#fd >= 0) {
         leakRegistry.register(pidfd, pidfd.#fd, pidfd)
         pidfd.#registered = true
       }
+      const next = pidfd.#nextPending
+      pidfd.#nextPending = null
+      pidfd = next
     }
-    Pidfd.#unregistered = []
-    Pidfd.#compactAt = 64
+    pendingHead = null
+    pendingCount = 0
+    compactAt = 64
+    flushQueued = false
+  }
+
+  /** Unlinks closed Pidfds from the pending list, for patterns that do not close in LIFO order. */
+  static #compactPending(): void {
+    let kept: Pidfd | null = null
+    let count = 0
+    for (let pidfd = pendingHead; pidfd !== null; ) {
+      const next: Pidfd | null = pidfd.#nextPending
+      if (pidfd.#fd >= 0) {
+        pidfd.#nextPending = kept
+        kept = pidfd
+        count++
+      } else {
+        pidfd.#nextPending = null
+      }
+      pidfd = next
+    }
+    pendingHead = kept
+    pendingCount = count
+    compactAt = Math.max(64, count * 2)
   }
 
   /**
@@ -199,6 +224,14 @@ export class Pidfd implements Disposable {
     if (fd < 0) return
     this.#fd = -1
     if (this.#registered) leakRegistry.unregister(this)
+    let head = pendingHead
+    while (head !== null && head.#fd < 0) {
+      const next: Pidfd | null = head.#nextPending
+      head.#nextPending = null
+      head = next
+      pendingCount--
+    }
+    pendingHead = head
     native.close(fd)
   }
 
