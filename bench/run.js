@@ -48,6 +48,7 @@ const operations = {
 const { native } = require('../dist/binding')
 const floors = {
   sendSignal: () => native.pidfdSendSignal(held.fd, 0, 0),
+  statx: () => native.statx(held.fd, 0x1fff),
   openClose: () => native.close(native.pidfdOpen(pid, 0)),
 }
 

@@ -55,11 +55,11 @@ Napi::Value Fstat(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// `statx(fd, "", AT_EMPTY_PATH, mask)`. Slots 0-13 are float64: 0 mask (what the kernel
+// `statx(fd, "", AT_EMPTY_PATH, mask)`. Slots 0-21 are float64: 0 mask (what the kernel
 // filled in), 1 blksize, 2 nlink, 3 uid, 4 gid, 5 mode, 6 dev major, 7 dev minor,
-// 8 rdev major, 9 rdev minor, 10 size, 11 blocks, 12 attributes, 13 attributes_mask.
-// Slots 14-15 are uint64: 14 ino, 15 mnt_id. Slots 16-19 are int64: atime, btime, ctime,
-// mtime in ns. Errors: EBADF, EINVAL (mask has STATX__RESERVED), ENOSYS (before 4.11).
+// 8 rdev major, 9 rdev minor, 10 size, 11 blocks, 12 attributes, 13 attributes_mask,
+// 14-21 atime, btime, ctime, mtime as (tv_sec, tv_nsec) pairs. Slots 22-23 are uint64:
+// 22 ino, 23 mnt_id. Errors: EBADF, EINVAL (mask has STATX__RESERVED), ENOSYS (before 4.11).
 Napi::Value Statx(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = Int32Arg(info, 0, "fd");
@@ -81,12 +81,13 @@ Napi::Value Statx(const Napi::CallbackInfo& info) {
   PutNumber(s, 11, static_cast<double>(stx.stx_blocks));
   PutNumber(s, 12, static_cast<double>(stx.stx_attributes));
   PutNumber(s, 13, static_cast<double>(stx.stx_attributes_mask));
-  std::memcpy(&s[14], &stx.stx_ino, sizeof stx.stx_ino);
-  std::memcpy(&s[15], &stx.stx_mnt_id, sizeof stx.stx_mnt_id);
-  s[16] = Ns(stx.stx_atime.tv_sec, stx.stx_atime.tv_nsec);
-  s[17] = Ns(stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec);
-  s[18] = Ns(stx.stx_ctime.tv_sec, stx.stx_ctime.tv_nsec);
-  s[19] = Ns(stx.stx_mtime.tv_sec, stx.stx_mtime.tv_nsec);
+  const struct statx_timestamp* times[] = {&stx.stx_atime, &stx.stx_btime, &stx.stx_ctime, &stx.stx_mtime};
+  for (size_t i = 0; i < 4; i++) {
+    PutNumber(s, 14 + 2 * i, static_cast<double>(times[i]->tv_sec));
+    PutNumber(s, 15 + 2 * i, times[i]->tv_nsec);
+  }
+  std::memcpy(&s[22], &stx.stx_ino, sizeof stx.stx_ino);
+  std::memcpy(&s[23], &stx.stx_mnt_id, sizeof stx.stx_mnt_id);
   return env.Undefined();
 }
 

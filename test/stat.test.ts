@@ -56,7 +56,8 @@ describe('statx()', () => {
     expect(stx.dev).toEqual({ major: ((dev >> 8) & 0xfff) | ((dev >>> 32) & ~0xfff), minor: (dev & 0xff) | ((dev >> 12) & ~0xff) })
     expect(stx.mode).toBe(Number(node.mode))
     expect(stx.nlink).toBe(Number(node.nlink))
-    expect(stx.ctimeNs).toBe(node.ctimeNs)
+    expect(BigInt(stx.ctimeSec) * 1_000_000_000n + BigInt(stx.ctimeNsec)).toBe(node.ctimeNs)
+    expect(BigInt(stx.mtimeSec) * 1_000_000_000n + BigInt(stx.mtimeNsec)).toBe(node.mtimeNs)
   })
 
   it('reports the mount id /proc reports', () => {
