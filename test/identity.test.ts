@@ -2,6 +2,7 @@
 import fs from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Pidfd, constants, features, sameProcess } from '../lib'
+import { native } from '../lib/binding'
 import { killChildren, lineFrom, reaped, sleeper, start, until } from './helpers'
 
 afterEach(killChildren)
@@ -14,6 +15,11 @@ describe.skipIf(!features().pidfs)('identity on pidfs (needs pidfs, Linux 6.9)',
     const ino = fs.readFileSync(`/proc/self/fdinfo/${pidfd.fd}`, 'utf8').match(/^ino:\s+(\d+)/m)![1]!
     expect(pidfd.id).toBe(BigInt(ino))
     expect(constants.PID_FS_MAGIC).toBe(0x50494446)
+    expect(native.fstatfs(pidfd.fd)).toBe(constants.PID_FS_MAGIC)
+    // A regular file is not on pidfs.
+    const file = fs.openSync(__filename, 'r')
+    expect(native.fstatfs(file)).not.toBe(constants.PID_FS_MAGIC)
+    fs.closeSync(file)
   })
 
   it('gives two opens of one process the same id, and equals() says so', () => {
