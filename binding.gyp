@@ -7,7 +7,10 @@
         "native/errno.cc",
         "native/fd.cc",
         "native/pidfd.cc",
-        "native/stat.cc"
+        "native/stat.cc",
+        "native/wait.cc",
+        "native/info.cc",
+        "native/watch.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -28,8 +28,22 @@ export interface Native {
   statx(fd: number, mask: number): void
   /** `fstatfs(fd)`: returns f_type. */
   fstatfs(fd: number): number
-  /** Result slots of fstat and statx; layout in native/stat.cc. */
+  /** Result slots of fstat, statx and pidfdGetInfo; layouts in native/stat.cc and native/info.cc. */
   readonly statBuffer: ArrayBuffer
+  /** `waitid(P_PIDFD, fd, &si, options)`: the siginfo fields, or null (WNOHANG, no change). */
+  waitid(fd: number, options: number): { pid: number; code: number; status: number } | null
+  /** `poll(fd, events, 0)`: revents. */
+  poll(fd: number, events: number): number
+  /** `ioctl(fd, PIDFD_GET_INFO)` with mask, into {@link Native.statBuffer}. */
+  pidfdGetInfo(fd: number, mask: number): void
+  /** Polls fd for `events` on this environment's loop and calls back once; returns the watch id. */
+  watch(fd: number, events: number, callback: (status: number, events: number) => void): number
+  /** Stops a watch without calling back. Idempotent. */
+  unwatch(id: number): void
+  /** uv_ref/uv_unref on a watch. */
+  refWatch(id: number, ref: boolean): void
+  readonly UV_READABLE: number
+  readonly UV_DISCONNECT: number
 }
 
 export const native: Native = nodeGypBuild(path.join(__dirname, '..')) as Native

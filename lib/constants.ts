@@ -34,4 +34,26 @@ export const constants = Object.freeze({
   STATX_BASIC_STATS: 0x7ff,
   STATX_BTIME: 0x800,
   STATX_MNT_ID: 0x1000,
+  /** `waitid(2)` options (`<sys/wait.h>`). */
+  WNOHANG: 0x1,
+  WSTOPPED: 0x2,
+  WEXITED: 0x4,
+  WCONTINUED: 0x8,
+  WNOWAIT: 0x01000000,
+  /** `waitid(2)` `si_code` values: how the child changed state. */
+  CLD_EXITED: 1,
+  CLD_KILLED: 2,
+  CLD_DUMPED: 3,
+  CLD_TRAPPED: 4,
+  CLD_STOPPED: 5,
+  CLD_CONTINUED: 6,
+  /** `poll(2)` events a pidfd reports: POLLIN at exit, POLLHUP once reaped (6.9). */
+  POLLIN: 0x1,
+  POLLHUP: 0x10,
+  /** `PIDFD_GET_INFO` mask bits (`<linux/pidfd.h>`). */
+  PIDFD_INFO_PID: 1 << 0,
+  PIDFD_INFO_CREDS: 1 << 1,
+  PIDFD_INFO_CGROUPID: 1 << 2,
+  PIDFD_INFO_EXIT: 1 << 3,
+  PIDFD_INFO_COREDUMP: 1 << 4,
 })

@@ -104,6 +104,22 @@ export function pidfsUnsupported(): Error & UnsupportedError {
   return error
 }
 
+/** Node's `AbortError` (`code: 'ABORT_ERR'`), with the signal's reason as `cause`. */
+export function abortError(reason: unknown): Error & NodeError {
+  const error = new Error('The operation was aborted', { cause: reason }) as Error & NodeError
+  error.name = 'AbortError'
+  error.code = 'ABORT_ERR'
+  return error
+}
+
+/** A `TimeoutError` with `code: 'ETIMEDOUT'`: a wait outlasted its `timeout`. */
+export function timeoutError(ms: number): Error & NodeError {
+  const error = new Error(`Timed out after ${ms} ms waiting for the process to exit`) as Error & NodeError
+  error.name = 'TimeoutError'
+  error.code = 'ETIMEDOUT'
+  return error
+}
+
 /**
  * An ErrnoException built in TypeScript, for conditions found without a failing syscall
  * (a process id whose pid now names another process): same shape as the native ones.

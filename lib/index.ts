@@ -12,7 +12,16 @@
  * ```
  * @packageDocumentation
  */
-export { Pidfd, sameProcess, type OpenOptions, type SendSignalOptions } from './pidfd'
+export {
+  Pidfd,
+  sameProcess,
+  type OpenOptions,
+  type SendSignalOptions,
+  type WaitOptions,
+  type WaitidOptions,
+  type WaitidResult,
+} from './pidfd'
+export { ZOMBIE_WAIT_MS, type ExitStatus, type ExitStatusSource } from './exit'
 export { features, featureInfo, type Features, type FeatureName } from './features'
 export { constants } from './constants'
 export { PidfdStats, type StatxResult, type DeviceNumber } from './stat'

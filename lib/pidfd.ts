@@ -2,15 +2,18 @@
  * The `Pidfd` class: one owned pidfd, a race-free handle on one process.
  * @packageDocumentation
  */
+import type { ChildProcess } from 'node:child_process'
 import util from 'node:util'
 import { native } from './binding'
 import { constants } from './constants'
-import { errnoException, invalidArgType, invalidArgValue, pidfdClosed, unsupported } from './errors'
+import { abortError, errnoException, invalidArgType, invalidArgValue, pidfdClosed, timeoutError, unsupported } from './errors'
+import { ExitTracker, fromSiginfo, type ExitStatus } from './exit'
 import { fdinfoPid, isAnonPidfd } from './fdinfo'
 import { features, featureInfo, requireFeature } from './features'
-import { type SignalScope, toScopeFlag, toSignalNumber } from './signals'
+import { type SignalScope, signalName, toScopeFlag, toSignalNumber } from './signals'
 import { fstat, fstatIdentity, type PidfdStats, statx, type StatxResult } from './stat'
 import { INT32_MAX, validateBoolean, validateInteger, validateOptions } from './validate'
+import { outOfRange } from './errors'
 
 /** Options of {@link Pidfd.open}. */
 export interface OpenOptions {
@@ -26,6 +29,44 @@ export interface OpenOptions {
    */
   thread?: boolean
 }
+
+/** Options of {@link Pidfd.wait}. */
+export interface WaitOptions {
+  /** Rejects the wait with an `AbortError` when aborted. Other waits are not disturbed. */
+  signal?: AbortSignal
+  /** Rejects the wait with a `TimeoutError` (`code: 'ETIMEDOUT'`) after this many ms. */
+  timeout?: number
+}
+
+/** Options of {@link Pidfd.waitid}: which state changes to wait for, and how. */
+export interface WaitidOptions {
+  /** `WEXITED`: processes that ended. Default true. */
+  exited?: boolean
+  /** `WSTOPPED`: processes stopped by a signal. */
+  stopped?: boolean
+  /** `WCONTINUED`: processes resumed by SIGCONT. */
+  continued?: boolean
+  /** `WNOHANG`: return null at once instead of blocking when nothing changed. */
+  nohang?: boolean
+  /** `WNOWAIT`: leave the child waitable (do not reap it). */
+  nowait?: boolean
+}
+
+/** What {@link Pidfd.waitid} returns: the siginfo of the state change (rustix's words). */
+export interface WaitidResult {
+  /** `si_pid`. */
+  pid: number
+  /** `si_code`, named: exited, killed (by a signal), dumped (core), trapped, stopped, continued. */
+  kind: 'exited' | 'killed' | 'dumped' | 'trapped' | 'stopped' | 'continued'
+  /** `si_status`: the exit code for `exited`, else the signal number. */
+  status: number
+  /** The exit code for `exited`, else null. */
+  code: number | null
+  /** The signal's name for the other kinds, else null. */
+  signal: NodeJS.Signals | null
+}
+
+const waitidKinds = ['exited', 'killed', 'dumped', 'trapped', 'stopped', 'continued'] as const
 
 /** Options of {@link Pidfd.sendSignal}. */
 export interface SendSignalOptions {
@@ -93,6 +134,12 @@ export class Pidfd implements Disposable {
   #identity: [dev: bigint, ino: bigint] | undefined
   /** Whether {@link leakRegistry} watches this Pidfd. */
   #registered = false
+  /** The exit watcher behind {@link Pidfd.exited}, made on first use. */
+  #exit: ExitTracker | undefined
+  /** Whether a pending exit watch keeps the event loop alive. */
+  #ref = true
+  /** The ChildProcess this pidfd was made from, whose 'exit' event is the last resort. */
+  #child: ChildProcess | undefined
   /** The next Pidfd in the list of those not yet registered with {@link leakRegistry}. */
   #nextPending: Pidfd | null = null
 
@@ -208,6 +255,31 @@ export class Pidfd implements Disposable {
     return new Pidfd(kCreate, fd, undefined)
   }
 
+  /**
+   * Opens a pidfd for a `child_process.ChildProcess`.
+   *
+   * Race-free when called synchronously after `spawn()` (or at any time before the child's
+   * `'exit'` event): Node reaps its children only from the event loop, so until `'exit'` the
+   * pid still belongs to this child, running or a zombie. This library never reaps it:
+   * `'exit'` still fires. The ChildProcess also serves as the last source of the exit status
+   * on kernels that keep none after Node has reaped it (before 6.15).
+   *
+   * @throws `ERR_INVALID_ARG_TYPE` if `child` is not a ChildProcess; `ERR_INVALID_ARG_VALUE`
+   *   if it has no pid (spawning failed); ESRCH if it has already exited and been reaped.
+   */
+  static fromChildProcess(child: ChildProcess): Pidfd {
+    if (child === null || typeof child !== 'object' || typeof (child as ChildProcess).once !== 'function') {
+      throw invalidArgType('child', 'an instance of ChildProcess', child)
+    }
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw errnoException('ESRCH', 'pidfd_open', 'the child process has already exited and been reaped')
+    }
+    if (typeof child.pid !== 'number') throw invalidArgValue('child', child.pid, 'has no pid (spawning it failed)')
+    const pidfd = Pidfd.open(child.pid)
+    pidfd.#child = child
+    return pidfd
+  }
+
   /** The fd, borrowed: valid until {@link Pidfd.close}. Do not close it yourself. */
   get fd(): number {
     return this.#live()
@@ -218,10 +290,15 @@ export class Pidfd implements Disposable {
     return this.#fd < 0
   }
 
-  /** Closes the fd. Idempotent: later calls do nothing. */
+  /**
+   * Closes the fd. Idempotent: later calls do nothing. A pending {@link Pidfd.wait} rejects
+   * with `ERR_PIDFD_CLOSED`, and so does a pending {@link Pidfd.exited}, marked handled so
+   * that nobody has to await it.
+   */
   close(): void {
     const fd = this.#fd
     if (fd < 0) return
+    this.#exit?.cancel(pidfdClosed()) // stops the poll before the fd goes
     this.#fd = -1
     if (this.#registered) leakRegistry.unregister(this)
     let head = pendingHead
@@ -260,6 +337,131 @@ export class Pidfd implements Disposable {
       requireFeature('signalScopes')
     }
     native.pidfdSendSignal(this.#live(), sig, flags)
+  }
+
+  /**
+   * Resolves once, when the process exits, with how it ended: a memoised promise, watched
+   * on the event loop (no thread, no polling loop, no SIGCHLD scan). See {@link ExitStatus}
+   * for when the status cannot be had. This library never reaps the process: a
+   * `child_process` child still gets its `'exit'` event.
+   *
+   * A process that is not a child of this one resolves with its status once its parent
+   * reaps it (Linux 6.15+), or at once when this process may read its zombie's /proc entry.
+   * A zombie that stays unreaped resolves as unavailable after {@link ZOMBIE_WAIT_MS}.
+   *
+   * While pending it keeps the event loop alive, unless {@link Pidfd.unref} was called.
+   * It rejects with `ERR_PIDFD_CLOSED` if the Pidfd is closed first (already handled: an
+   * unawaited `exited` does not crash the program).
+   *
+   * @example
+   * ```ts
+   * const { code, signal } = await Pidfd.open(pid).exited
+   * ```
+   */
+  get exited(): Promise<ExitStatus> {
+    return this.#tracker().promise
+  }
+
+  /**
+   * Like {@link Pidfd.exited}, but abortable: rejects with Node's `AbortError` when
+   * `options.signal` aborts, or with a `TimeoutError` (`code: 'ETIMEDOUT'`) after
+   * `options.timeout` ms. Aborting one wait does not disturb other waits or `exited`.
+   */
+  wait(options?: WaitOptions): Promise<ExitStatus> {
+    let signal: AbortSignal | undefined
+    let timeout: number | undefined
+    if (options !== undefined) {
+      validateOptions(options)
+      signal = options.signal
+      if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal)
+      if (options.timeout !== undefined) {
+        if (typeof options.timeout !== 'number') throw invalidArgType('options.timeout', 'of type number', options.timeout)
+        if (!(options.timeout >= 0 && options.timeout <= INT32_MAX)) throw outOfRange('options.timeout', `>= 0 && <= ${INT32_MAX}`, options.timeout)
+        timeout = options.timeout
+      }
+    }
+    const exited = this.#tracker().promise
+    if (signal?.aborted) return Promise.reject(abortError(signal.reason))
+    if (signal === undefined && timeout === undefined) return exited
+    return new Promise<ExitStatus>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined
+      const onAbort = () => finish(() => reject(abortError(signal!.reason)))
+      const finish = (then: () => void) => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', onAbort)
+        then()
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      if (timeout !== undefined) {
+        timer = setTimeout(() => finish(() => reject(timeoutError(timeout!))), timeout)
+        if (!this.#ref) timer.unref()
+      }
+      exited.then(
+        (status) => finish(() => resolve(status)),
+        (error: Error) => finish(() => reject(error)),
+      )
+    })
+  }
+
+  /**
+   * Whether the process has exited, without blocking: a zero-timeout `poll(2)` on the pidfd
+   * (readable at exit). A zombie counts as exited.
+   */
+  hasExited(): boolean {
+    const fd = this.#live()
+    if (this.#exit?.exitSeen) return true
+    return (native.poll(fd, constants.POLLIN) & (constants.POLLIN | constants.POLLHUP)) !== 0
+  }
+
+  /** Lets a pending {@link Pidfd.exited} keep the event loop alive (the default). Returns this. */
+  ref(): this {
+    this.#ref = true
+    this.#exit?.setRef(true)
+    return this
+  }
+
+  /** Lets the program exit while {@link Pidfd.exited} is pending, as `timer.unref()` does. Returns this. */
+  unref(): this {
+    this.#ref = false
+    this.#exit?.setRef(false)
+    return this
+  }
+
+  /**
+   * `waitid(P_PIDFD, fd, ...)`, the raw view, for callers who reap children themselves. Only
+   * a child of this process can be waited for (ECHILD otherwise). Without `nohang` it blocks
+   * the event loop until the state changes (EAGAIN on a `{ nonblock: true }` pidfd). Without
+   * `nowait` it reaps the child: never do that to a `child_process` child, whose `'exit'`
+   * event would then never fire.
+   *
+   * @returns The state change, or null with `nohang` when there was none.
+   */
+  waitid(options: WaitidOptions = { exited: true }): WaitidResult | null {
+    validateOptions(options)
+    const flags =
+      (validateBoolean(options.exited ?? true, 'options.exited') ? constants.WEXITED : 0) |
+      (validateBoolean(options.stopped, 'options.stopped') ? constants.WSTOPPED : 0) |
+      (validateBoolean(options.continued, 'options.continued') ? constants.WCONTINUED : 0) |
+      (validateBoolean(options.nohang, 'options.nohang') ? constants.WNOHANG : 0) |
+      (validateBoolean(options.nowait, 'options.nowait') ? constants.WNOWAIT : 0)
+    if ((flags & (constants.WEXITED | constants.WSTOPPED | constants.WCONTINUED)) === 0) {
+      throw invalidArgValue('options', options, 'must ask for at least one of exited, stopped and continued')
+    }
+    const info = native.waitid(this.#live(), flags)
+    if (info === null) return null
+    const kind = waitidKinds[info.code - constants.CLD_EXITED]!
+    const result: WaitidResult = {
+      pid: info.pid,
+      kind,
+      status: info.status,
+      code: kind === 'exited' ? info.status : null,
+      signal: kind === 'exited' ? null : signalName(info.status),
+    }
+    // A reaping wait ends the process's story: tell exited, which can no longer ask.
+    if ((kind === 'exited' || kind === 'killed' || kind === 'dumped') && (flags & constants.WNOWAIT) === 0) {
+      this.#exit?.settleWith(fromSiginfo(info.code, info.status))
+    }
+    return result
   }
 
   /** `fstat(2)` of the pidfd, shaped like `fs.fstatSync(fd, { bigint: true })`. */
@@ -337,6 +539,14 @@ export class Pidfd implements Disposable {
   [util.inspect.custom](): string {
     if (this.#fd < 0) return 'Pidfd { closed }'
     return `Pidfd { fd: ${this.#fd}${this.#pid === undefined ? '' : `, pid: ${this.#pid}`} }`
+  }
+
+  #tracker(): ExitTracker {
+    if (this.#exit === undefined) {
+      this.#exit = new ExitTracker({ fd: this.#live(), pid: this.#pid, child: this.#child }, this.#ref)
+      this.#exit.promise.catch(() => {}) // handled: closing first must not crash a program that never awaited it
+    }
+    return this.#exit
   }
 
   #live(): number {

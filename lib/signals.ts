@@ -14,6 +14,17 @@ export const SIGNAL_MAX = 64
 
 const signalNumbers: Readonly<Record<string, number>> = os.constants.signals
 
+/** Signal numbers to names, first name wins (SIGABRT over SIGIOT, SIGIO over SIGPOLL), as Node names them. */
+const signalNames = new Map<number, NodeJS.Signals>()
+for (const [name, number] of Object.entries(signalNumbers)) {
+  if (!signalNames.has(number)) signalNames.set(number, name as NodeJS.Signals)
+}
+
+/** The name of a signal number, or null for one Node has no name for (real-time signals). */
+export function signalName(signal: number): NodeJS.Signals | null {
+  return signalNames.get(signal) ?? null
+}
+
 /** How far a signal reaches, as `pidfd_send_signal(2)` scopes it (Linux 6.9). */
 export type SignalScope = 'thread' | 'thread-group' | 'process-group'
 

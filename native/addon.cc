@@ -50,6 +50,9 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   pidfd::InitFd(env, exports);
   pidfd::InitPidfd(env, exports);
   pidfd::InitStat(env, exports);
+  pidfd::InitWait(env, exports);
+  pidfd::InitInfo(env, exports);
+  pidfd::InitWatch(env, exports);
   return exports;
 }
 

@@ -3,9 +3,13 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <cstring>
+#include <unordered_map>
 #include <vector>
 
 namespace pidfd {
+
+struct Watch;
 
 // Everything one environment (the main thread or a Worker) owns. No mutable statics:
 // each environment gets its own State through napi_set_instance_data.
@@ -19,11 +23,21 @@ struct State {
   // Shared result slots for fstat/statx: filled natively, read by lib/stat.ts.
   Napi::Reference<Napi::ArrayBuffer> stat_buffer;
   int64_t* stat_slots = nullptr;
+  // Active exit watchers by id (native/watch.cc), and how many poll handles are not yet
+  // closed; the async cleanup hook waits for that count to reach zero.
+  std::unordered_map<uint32_t, Watch*> watches;
+  uint32_t next_watch_id = 1;
+  size_t open_poll_handles = 0;
+  napi_async_cleanup_hook_handle cleanup_hook = nullptr;
+  bool tearing_down = false;
 
   ~State();
 };
 
 inline State& StateOf(Napi::Env env) { return *env.GetInstanceData<State>(); }
+
+// Writes a double into an int64 result slot (the slots are read through typed-array views).
+inline void PutDouble(int64_t* slots, size_t index, double value) { std::memcpy(&slots[index], &value, sizeof value); }
 
 // Argument checks shared by every binding: a wrong type throws a TypeError, never crashes.
 int32_t Int32Arg(const Napi::CallbackInfo& info, size_t index, const char* name);
@@ -33,5 +47,8 @@ uint32_t Uint32Arg(const Napi::CallbackInfo& info, size_t index, const char* nam
 void InitFd(Napi::Env env, Napi::Object exports);
 void InitPidfd(Napi::Env env, Napi::Object exports);
 void InitStat(Napi::Env env, Napi::Object exports);
+void InitWait(Napi::Env env, Napi::Object exports);
+void InitInfo(Napi::Env env, Napi::Object exports);
+void InitWatch(Napi::Env env, Napi::Object exports);
 
 }  // namespace pidfd

@@ -34,3 +34,39 @@
 #ifndef PID_FS_MAGIC
 #define PID_FS_MAGIC 0x50494446
 #endif
+
+// waitid(2) idtype for a pidfd, Linux 5.4.
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+// ioctl(PIDFD_GET_INFO), Linux 6.13. The struct is extensible: the kernel fills in what it
+// knows, up to the size encoded in the ioctl number, and says what it filled in `mask`.
+// Layout as of Linux 6.19 (PIDFD_INFO_SIZE_VER2, 80 bytes): the largest one whose layout
+// is settled; only fields whose mask bit comes back set are meaningful.
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+struct pidfd_info_v2 {
+  __u64 mask;
+  __u64 cgroupid;
+  __u32 pid;
+  __u32 tgid;
+  __u32 ppid;
+  __u32 ruid;
+  __u32 rgid;
+  __u32 euid;
+  __u32 egid;
+  __u32 suid;
+  __u32 sgid;
+  __u32 fsuid;
+  __u32 fsgid;
+  __s32 exit_code;        // PIDFD_INFO_EXIT (6.15): a wait(2) status
+  __u32 coredump_mask;    // PIDFD_INFO_COREDUMP (6.16)
+  __u32 coredump_signal;  // PIDFD_INFO_COREDUMP_SIGNAL (6.19)
+  __u64 supported_mask;   // PIDFD_INFO_SUPPORTED_MASK (6.19)
+};
+static_assert(sizeof(pidfd_info_v2) == 80, "PIDFD_INFO_SIZE_VER2");
+
+#define PIDFS_IOCTL_MAGIC 0xFF
+#define PIDFD_GET_INFO_V2 _IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info_v2)

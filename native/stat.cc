@@ -24,8 +24,6 @@ constexpr size_t kStatSlots = 32;
 int64_t Ms(int64_t sec, int64_t nsec) { return sec * 1000 + nsec / 1000000; }
 int64_t Ns(int64_t sec, int64_t nsec) { return sec * 1000000000 + nsec; }
 
-void PutNumber(int64_t* slots, size_t i, double value) { std::memcpy(&slots[i], &value, sizeof value); }
-
 // `fstat(2)`. Slots (int64, as fs.BigIntStats): 0 dev, 1 mode, 2 nlink, 3 uid, 4 gid,
 // 5 rdev, 6 blksize, 7 ino (uint64), 8 size, 9 blocks, 10-12 atime/mtime/ctime in ms,
 // 13-15 the same in ns. On pidfs, st_ino is the process's inode; mode has no S_IFMT bits.
@@ -67,24 +65,24 @@ Napi::Value Statx(const Napi::CallbackInfo& info) {
   struct statx stx;
   if (statx(fd, "", AT_EMPTY_PATH, mask, &stx) < 0) throw ErrnoException(env, errno, "statx");
   int64_t* s = StateOf(env).stat_slots;
-  PutNumber(s, 0, stx.stx_mask);
-  PutNumber(s, 1, stx.stx_blksize);
-  PutNumber(s, 2, stx.stx_nlink);
-  PutNumber(s, 3, stx.stx_uid);
-  PutNumber(s, 4, stx.stx_gid);
-  PutNumber(s, 5, stx.stx_mode);
-  PutNumber(s, 6, stx.stx_dev_major);
-  PutNumber(s, 7, stx.stx_dev_minor);
-  PutNumber(s, 8, stx.stx_rdev_major);
-  PutNumber(s, 9, stx.stx_rdev_minor);
-  PutNumber(s, 10, static_cast<double>(stx.stx_size));
-  PutNumber(s, 11, static_cast<double>(stx.stx_blocks));
-  PutNumber(s, 12, static_cast<double>(stx.stx_attributes));
-  PutNumber(s, 13, static_cast<double>(stx.stx_attributes_mask));
+  PutDouble(s, 0, stx.stx_mask);
+  PutDouble(s, 1, stx.stx_blksize);
+  PutDouble(s, 2, stx.stx_nlink);
+  PutDouble(s, 3, stx.stx_uid);
+  PutDouble(s, 4, stx.stx_gid);
+  PutDouble(s, 5, stx.stx_mode);
+  PutDouble(s, 6, stx.stx_dev_major);
+  PutDouble(s, 7, stx.stx_dev_minor);
+  PutDouble(s, 8, stx.stx_rdev_major);
+  PutDouble(s, 9, stx.stx_rdev_minor);
+  PutDouble(s, 10, static_cast<double>(stx.stx_size));
+  PutDouble(s, 11, static_cast<double>(stx.stx_blocks));
+  PutDouble(s, 12, static_cast<double>(stx.stx_attributes));
+  PutDouble(s, 13, static_cast<double>(stx.stx_attributes_mask));
   const struct statx_timestamp* times[] = {&stx.stx_atime, &stx.stx_btime, &stx.stx_ctime, &stx.stx_mtime};
   for (size_t i = 0; i < 4; i++) {
-    PutNumber(s, 14 + 2 * i, static_cast<double>(times[i]->tv_sec));
-    PutNumber(s, 15 + 2 * i, times[i]->tv_nsec);
+    PutDouble(s, 14 + 2 * i, static_cast<double>(times[i]->tv_sec));
+    PutDouble(s, 15 + 2 * i, times[i]->tv_nsec);
   }
   std::memcpy(&s[22], &stx.stx_ino, sizeof stx.stx_ino);
   std::memcpy(&s[23], &stx.stx_mnt_id, sizeof stx.stx_mnt_id);

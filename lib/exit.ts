@@ -1,0 +1,264 @@
+/**
+ * Exit notification and exit status for any process: the policy behind `Pidfd#exited`.
+ *
+ * A pidfd becomes readable when its process exits. Then, in order:
+ *
+ * 1. `waitid(WEXITED | WNOHANG | WNOWAIT)`: for a child of this process, the exact status,
+ *    read without reaping it, so `child_process` still reaps it and fires `'exit'`.
+ * 2. Not our child (ECHILD), or already reaped: `PIDFD_GET_INFO` with `PIDFD_INFO_EXIT`
+ *    (Linux 6.15+), which the kernel fills once the process has been reaped.
+ * 3. Reaped but the kernel kept no status (before 6.15): a `ChildProcess` given to
+ *    `Pidfd.fromChildProcess` still tells it through its `'exit'` event; otherwise the status
+ *    is unavailable, and `exited` says so instead of waiting for what cannot come.
+ * 4. Exited but not yet reaped by its parent (a zombie): `/proc/PID/stat` shows a zombie's
+ *    exit code to a process allowed to trace it (checked through `/proc/PID/io`, which
+ *    demands the same right), and the pid cannot be reused until the reap, which is checked
+ *    after reading. Otherwise, with pidfs (6.9+, POLLHUP at reap), it waits for the reap
+ *    without spinning, then goes back to step 2; a zombie still unreaped after
+ *    {@link ZOMBIE_WAIT_MS} settles as unavailable.
+ *
+ * @packageDocumentation
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import type { ChildProcess } from 'node:child_process'
+import { native } from './binding'
+import { constants } from './constants'
+import { fdinfoPid } from './fdinfo'
+import { features } from './features'
+import { signalName } from './signals'
+
+/** How an {@link ExitStatus} was learnt. */
+export type ExitStatusSource = 'waitid' | 'pidfd-info' | 'procfs' | 'child-process' | 'unavailable'
+
+/**
+ * How a process ended, shaped like `child_process`'s `'exit'` event: `code` is set when it
+ * exited, `signal` when a signal killed it, and both are null only when the status could
+ * not be had (`source: 'unavailable'`, with `reason` saying why).
+ */
+export interface ExitStatus {
+  /** The exit code (0-255), or null if a signal killed it or the status is unavailable. */
+  code: number | null
+  /** The name of the signal that killed it, as Node names it, or null. */
+  signal: NodeJS.Signals | null
+  /** The number of that signal (also for real-time signals, which have no name), or null. */
+  signalNumber: number | null
+  /** True if it dumped core (always false when learnt from a `ChildProcess`). */
+  coreDumped: boolean
+  /** Where the status came from, or `'unavailable'`. */
+  source: ExitStatusSource
+  /** With `source: 'unavailable'`: why the kernel could not tell the status. */
+  reason?: string
+}
+
+/** How long a process that exited is waited for to be reaped by its parent, in ms. */
+export const ZOMBIE_WAIT_MS = 5_000
+
+/** Decodes a wait(2) status word (as PIDFD_INFO_EXIT and /proc/PID/stat report it). */
+export function fromWaitStatus(status: number, source: ExitStatusSource): ExitStatus {
+  const termSignal = status & 0x7f
+  if (termSignal === 0) return { code: (status >> 8) & 0xff, signal: null, signalNumber: null, coreDumped: false, source }
+  return { code: null, signal: signalName(termSignal), signalNumber: termSignal, coreDumped: (status & 0x80) !== 0, source }
+}
+
+/** Decodes waitid(2)'s si_code and si_status for a process that ended. */
+export function fromSiginfo(code: number, status: number): ExitStatus {
+  if (code === constants.CLD_EXITED) return { code: status, signal: null, signalNumber: null, coreDumped: false, source: 'waitid' }
+  return { code: null, signal: signalName(status), signalNumber: status, coreDumped: code === constants.CLD_DUMPED, source: 'waitid' }
+}
+
+function unavailable(reason: string): ExitStatus {
+  return { code: null, signal: null, signalNumber: null, coreDumped: false, source: 'unavailable', reason }
+}
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException).code
+}
+
+/** What the tracker needs from its Pidfd. */
+export interface TrackedProcess {
+  fd: number
+  /** The pid it was opened with, if known (used to read a zombie's /proc entry). */
+  pid: number | undefined
+  child: ChildProcess | undefined
+}
+
+/**
+ * Watches one pidfd for its process's exit and settles a promise with the status, once.
+ * Owned by a Pidfd, which calls {@link ExitTracker.cancel} before it closes the fd.
+ */
+export class ExitTracker {
+  readonly promise: Promise<ExitStatus>
+  #resolve!: (status: ExitStatus) => void
+  #reject!: (error: Error) => void
+  #settled = false
+  #exitSeen = false
+  #watchId = 0
+  #timer: NodeJS.Timeout | undefined
+  #ref: boolean
+  readonly #process: TrackedProcess
+
+  constructor(process: TrackedProcess, ref: boolean) {
+    this.#process = process
+    this.#ref = ref
+    this.promise = new Promise<ExitStatus>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+    // Readiness is level-triggered: a process that exited before this point is seen at once.
+    if ((native.poll(process.fd, constants.POLLIN) & (constants.POLLIN | constants.POLLHUP)) !== 0) {
+      queueMicrotask(() => this.#onExit())
+    } else {
+      this.#watch(native.UV_READABLE, () => this.#onExit())
+    }
+  }
+
+  /** True once the process is known to have exited (even if its status is still awaited). */
+  get exitSeen(): boolean {
+    return this.#exitSeen || this.#settled
+  }
+
+  /** True once the promise has settled. */
+  get settled(): boolean {
+    return this.#settled
+  }
+
+  /** Whether pending watching keeps the event loop alive. */
+  setRef(ref: boolean): void {
+    this.#ref = ref
+    if (this.#watchId !== 0) native.refWatch(this.#watchId, ref)
+    if (ref) this.#timer?.ref()
+    else this.#timer?.unref()
+  }
+
+  /** Settles with a status learnt elsewhere (a reaping `waitid` by the user). */
+  settleWith(status: ExitStatus): void {
+    this.#settle(status)
+  }
+
+  /** Stops watching and rejects with `error` (the Pidfd is being closed). */
+  cancel(error: Error): void {
+    if (this.#settled) return
+    this.#stop()
+    this.#settled = true
+    this.#reject(error)
+  }
+
+  #watch(events: number, then: () => void): void {
+    this.#watchId = native.watch(this.#process.fd, events, () => {
+      this.#watchId = 0
+      // Runs from the event loop: never let an error escape into native code.
+      try {
+        then()
+      } catch (error) {
+        this.#settle(unavailable(`reading the status failed: ${(error as Error).message}`))
+      }
+    })
+    if (!this.#ref) native.refWatch(this.#watchId, false)
+  }
+
+  #stop(): void {
+    if (this.#watchId !== 0) native.unwatch(this.#watchId)
+    this.#watchId = 0
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+  }
+
+  #settle(status: ExitStatus): void {
+    if (this.#settled) return
+    this.#stop()
+    this.#settled = true
+    this.#resolve(status)
+  }
+
+  /** The process has exited (its pidfd is readable): find its status. */
+  #onExit(): void {
+    if (this.#settled) return
+    this.#exitSeen = true
+    const { fd } = this.#process
+    try {
+      const info = native.waitid(fd, constants.WEXITED | constants.WNOHANG | constants.WNOWAIT)
+      if (info !== null) return this.#settle(fromSiginfo(info.code, info.status))
+    } catch (error) {
+      // ECHILD: not our child, or already reaped. EINVAL: a thread pidfd, or no P_PIDFD.
+      if (errorCode(error) !== 'ECHILD' && errorCode(error) !== 'EINVAL') throw error
+    }
+    this.#afterReapOrZombie()
+  }
+
+  #afterReapOrZombie(): void {
+    const { child } = this.#process
+    const fromKernel = this.#exitInfo()
+    if (fromKernel !== null) return this.#settle(fromKernel)
+    if (this.#reaped()) {
+      if (child !== undefined) return this.#fromChild(child)
+      return this.#settle(unavailable('the process was reaped by its parent and this kernel keeps no exit status (PIDFD_INFO_EXIT needs Linux 6.15)'))
+    }
+    const zombie = this.#zombieStatus()
+    if (zombie !== null) return this.#settle(zombie)
+    if (child !== undefined) return this.#fromChild(child)
+    if (!features().pidfs) {
+      return this.#settle(unavailable('the process exited, is not a child of this process, and this kernel cannot report its reap (POLLHUP needs Linux 6.9)'))
+    }
+    // A zombie we may not inspect: wait for its parent to reap it, then ask the kernel.
+    this.#watch(native.UV_DISCONNECT, () => this.#afterReapOrZombie())
+    this.#timer = setTimeout(() => {
+      this.#settle(unavailable(`the process exited but its parent has not reaped it within ${ZOMBIE_WAIT_MS} ms`))
+    }, ZOMBIE_WAIT_MS)
+    if (!this.#ref) this.#timer.unref()
+  }
+
+  /** PIDFD_INFO_EXIT, or null where the kernel has none (yet). */
+  #exitInfo(): ExitStatus | null {
+    try {
+      native.pidfdGetInfo(this.#process.fd, constants.PIDFD_INFO_EXIT)
+    } catch (error) {
+      // ENOTTY/EINVAL: no PIDFD_GET_INFO (before 6.13). ESRCH: reaped, no exit info kept.
+      if (['ENOTTY', 'EINVAL', 'ESRCH'].includes(errorCode(error) ?? '')) return null
+      throw error
+    }
+    const slots = new Float64Array(native.statBuffer, 0, 14)
+    if ((slots[0]! & constants.PIDFD_INFO_EXIT) === 0) return null
+    return fromWaitStatus(slots[13]!, 'pidfd-info')
+  }
+
+  #reaped(): boolean {
+    if ((native.poll(this.#process.fd, constants.POLLIN) & constants.POLLHUP) !== 0) return true
+    return fdinfoPid(this.#process.fd) < 0
+  }
+
+  /** A zombie's exit code from /proc, when this process may read it; null otherwise. */
+  #zombieStatus(): ExitStatus | null {
+    const { fd } = this.#process
+    const pid = this.#process.pid ?? fdinfoPid(fd)
+    if (pid <= 0) return null
+    let stat: string
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')
+      // /proc/PID/stat prints exit_code as 0 to whoever may not trace the process;
+      // /proc/PID/io refuses them outright (same PTRACE_MODE_READ_FSCREDS check).
+      fs.readFileSync(`/proc/${pid}/io`, 'latin1')
+    } catch {
+      return null
+    }
+    // Fields after "(comm)": state is field 3, exit_code field 52.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    if (fields[0] !== 'Z' || fields.length < 50) return null
+    // Still unreaped after the reads: the pid was not reused, so they were of this process.
+    if (this.#reaped() || fdinfoPid(fd) !== pid) return null
+    return fromWaitStatus(Number(fields[49]), 'procfs')
+  }
+
+  #fromChild(child: ChildProcess): void {
+    const settleFromChild = () => {
+      const status: ExitStatus =
+        child.signalCode !== null
+          ? { code: null, signal: child.signalCode, signalNumber: null, coreDumped: false, source: 'child-process' }
+          : { code: child.exitCode, signal: null, signalNumber: null, coreDumped: false, source: 'child-process' }
+      if (status.signal !== null) status.signalNumber = os.constants.signals[status.signal] ?? null
+      this.#settle(status)
+    }
+    if (child.exitCode !== null || child.signalCode !== null) return settleFromChild()
+    child.once('exit', settleFromChild)
+  }
+}
