@@ -6,14 +6,13 @@ import type { ChildProcess } from 'node:child_process'
 import util from 'node:util'
 import { native } from './binding'
 import { constants } from './constants'
-import { abortError, errnoException, invalidArgType, invalidArgValue, pidfdClosed, timeoutError, unsupported } from './errors'
+import { abortError, errnoException, invalidArgType, invalidArgValue, outOfRange, pidfdClosed, timeoutError, unsupported } from './errors'
 import { ExitTracker, fromSiginfo, type ExitStatus } from './exit'
 import { fdinfoPid, isAnonPidfd } from './fdinfo'
 import { features, featureInfo, requireFeature } from './features'
 import { type SignalScope, signalName, toScopeFlag, toSignalNumber } from './signals'
 import { fstat, fstatIdentity, type PidfdStats, statx, type StatxResult } from './stat'
 import { INT32_MAX, validateBoolean, validateInteger, validateOptions } from './validate'
-import { outOfRange } from './errors'
 
 /** Options of {@link Pidfd.open}. */
 export interface OpenOptions {

@@ -113,8 +113,13 @@ export const NOBODY = 65534
  * A copy of the built package in a world-readable temporary folder, so that a child running
  * as {@link NOBODY} can load it whatever the permissions of the checkout's parents.
  */
+let packageCopy: string | undefined
+
 export function worldReadablePackage(): string {
+  if (packageCopy !== undefined) return packageCopy
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidfd-test-'))
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  packageCopy = dir
   fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true })
   fs.cpSync(path.join(root, 'build', 'Release', 'pidfd.node'), path.join(dir, 'build', 'Release', 'pidfd.node'))
   fs.cpSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(dir, 'node_modules', 'node-gyp-build'), { recursive: true })

@@ -36,6 +36,16 @@ function fakeKernel(kind: '5.0' | '5.4' | '6.1') {
     statx: (fd) => void calls.push(`statx(${fd})`),
     fstatfs: (fd) => (calls.push(`fstatfs(${fd})`), ANON_INODE_FS_MAGIC),
     statBuffer,
+    waitid: () => null,
+    poll: () => 0,
+    pidfdGetInfo: () => {
+      throw errno('ENOTTY', 25, 'ioctl')
+    },
+    watch: () => 1,
+    unwatch: () => {},
+    refWatch: () => {},
+    UV_READABLE: 1,
+    UV_DISCONNECT: 8,
   }
   return { native, calls, openFds }
 }

@@ -2,9 +2,11 @@
 // are closed when it ends, however it ends.
 import { once } from 'node:events'
 import { Worker } from 'node:worker_threads'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { Pidfd } from '../lib'
-import { distEntry, isPidfd, openPidfds, until } from './helpers'
+import { distEntry, isPidfd, killChildren, openPidfds, sleeper, until } from './helpers'
+
+afterEach(killChildren)
 
 /**
  * Starts a Worker running `body` with `Pidfd`, `sameProcess` and `parentPort` in scope.
@@ -85,5 +87,61 @@ describe('Workers', () => {
     await w.terminate()
     expect(isPidfd(mine.fd)).toBe(true)
     mine.sendSignal(0)
+  })
+
+  it('reports exits inside a Worker', async () => {
+    const child = sleeper()
+    const w = worker(`
+      const p = Pidfd.open(workerData)
+      p.exited.then((status) => { parentPort.postMessage(status); p.close() })
+      parentPort.postMessage('watching')`, child.pid)
+    const messages: unknown[] = []
+    w.on('message', (m) => messages.push(m))
+    await until(() => messages.length === 1, 'the Worker to watch')
+    child.kill('SIGKILL')
+    await until(() => messages.length === 2, 'the exit status')
+    expect(messages[1]).toMatchObject({ signal: 'SIGKILL', code: null })
+    await w.exited
+  })
+
+  it('survives terminating Workers with pending exit watchers, leaking nothing', async () => {
+    const before = openPidfds().length
+    const children = Array.from({ length: 5 }, () => sleeper())
+    const workers = Array.from({ length: 3 }, () =>
+      worker(
+        `
+        for (const pid of workerData) Pidfd.open(pid).exited.then(() => {})
+        parentPort.postMessage('watching')`,
+        children.map((c) => c.pid),
+      ),
+    )
+    await Promise.all(workers.map((w) => once(w, 'message')))
+    expect(openPidfds().length).toBe(before + 15)
+    await Promise.all(workers.map((w) => w.terminate()))
+    expect(openPidfds().length).toBe(before)
+    // The processes the Workers watched are untouched and can still be watched here.
+    using pidfd = Pidfd.open(children[0]!.pid)
+    children[0]!.kill('SIGKILL')
+    expect((await pidfd.exited).signal).toBe('SIGKILL')
+  })
+
+  it('survives a Worker that calls process.exit() just as a watched process exits', async () => {
+    const before = openPidfds().length
+    for (let round = 0; round < 20; round++) {
+      const child = sleeper()
+      const w = worker(
+        `
+        const p = Pidfd.open(workerData.pid)
+        p.exited.then(() => parentPort.postMessage('seen'))
+        parentPort.postMessage('watching')
+        setTimeout(() => process.exit(0), workerData.delay)`,
+        { pid: child.pid, delay: round % 4 },
+      )
+      await once(w, 'message')
+      child.kill('SIGKILL')
+      const [code] = await w.exited
+      expect(code).toBe(0)
+    }
+    await until(() => openPidfds().length === before, 'Worker pidfds to close')
   })
 })
