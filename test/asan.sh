@@ -8,7 +8,8 @@ sanitize="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit
 trap 'npx node-gyp rebuild >/dev/null' EXIT
 CXXFLAGS="$sanitize" LDFLAGS="$sanitize" npx node-gyp rebuild >/dev/null
 # Node itself is not built with ASan: preload the runtime; Node's own allocations at exit
-# are not ours to judge, so leak checking stays off.
+# are not ours to judge, so leak checking stays off. Child processes inherit the preload:
+# ASan must leave their signals alone (the core dump test kills one with SIGSEGV).
 LD_PRELOAD="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)" \
-  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:handle_segv=0:handle_abort=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   npx vitest run "$@"
