@@ -22,6 +22,10 @@ export interface Features {
   readonly signalScopes: boolean
   /** `statx(2)` on a pidfd reports the process's own inode in `stx_ino` (Linux 6.9). */
   readonly statxIno: boolean
+  /** `waitid(P_PIDFD, ...)`: waiting on a child through its pidfd (Linux 5.4). */
+  readonly waitid: boolean
+  /** `ioctl(PIDFD_GET_INFO)`: pid, credentials and cgroup of a process (Linux 6.13). */
+  readonly getInfo: boolean
 }
 
 /** The name of one feature, as {@link features} reports it and errors name it. */
@@ -36,6 +40,8 @@ export const featureInfo: Readonly<Record<FeatureName, { readonly since: string;
     threadPidfd: { since: '6.9', description: 'PIDFD_THREAD (thread pidfds)' },
     signalScopes: { since: '6.9', description: 'pidfd_send_signal(2) scope flags' },
     statxIno: { since: '6.9', description: 'statx(2) inode of a pidfd' },
+    waitid: { since: '5.4', description: 'waitid(P_PIDFD)' },
+    getInfo: { since: '6.13', description: 'PIDFD_GET_INFO' },
   })
 
 let cached: Features | undefined
@@ -62,13 +68,18 @@ export function requireFeature(name: FeatureName): void {
   }
 }
 
-/** True if `attempt` succeeds, false if the kernel answers EINVAL (unknown flag); other errors propagate. */
-function accepts(attempt: () => void): boolean {
+/**
+ * True if `attempt` succeeds or fails with an errno in `yes`; false if the kernel answers
+ * with one in `no` (it does not know the call or flag); other errors propagate.
+ */
+function accepts(attempt: () => void, no = ['EINVAL'], yes: string[] = []): boolean {
   try {
     attempt()
     return true
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EINVAL') return false
+    const code = (error as NodeJS.ErrnoException).code ?? ''
+    if (yes.includes(code)) return true
+    if (no.includes(code)) return false
     throw error
   }
 }
@@ -80,7 +91,16 @@ function probe(): Features {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code !== 'ENOSYS' && code !== 'EPERM') throw error // EPERM: a seccomp filter forbids it
-    return Object.freeze({ pidfd: false, nonblock: false, pidfs: false, threadPidfd: false, signalScopes: false, statxIno: false })
+    return Object.freeze({
+      pidfd: false,
+      nonblock: false,
+      pidfs: false,
+      threadPidfd: false,
+      signalScopes: false,
+      statxIno: false,
+      waitid: false,
+      getInfo: false,
+    })
   }
   try {
     const openWith = (flags: number) => () => native.close(native.pidfdOpen(process.pid, flags))
@@ -92,6 +112,10 @@ function probe(): Features {
       threadPidfd: accepts(openWith(constants.PIDFD_THREAD)),
       signalScopes: accepts(() => native.pidfdSendSignal(fd, 0, constants.PIDFD_SIGNAL_THREAD_GROUP)),
       statxIno: pidfs && (statx(fd, constants.STATX_INO).mask & constants.STATX_INO) !== 0,
+      // This process is not its own child: ECHILD once P_PIDFD is known, EINVAL before.
+      waitid: accepts(() => native.waitid(fd, constants.WEXITED | constants.WNOHANG), ['EINVAL'], ['ECHILD']),
+      // Unknown ioctl: ENOTTY on anonymous-inode pidfds (before 6.9), EINVAL on pidfs before 6.13.
+      getInfo: accepts(() => native.pidfdGetInfo(fd, constants.PIDFD_INFO_PID), ['ENOTTY', 'EINVAL']),
     })
   } finally {
     native.close(fd)

@@ -36,7 +36,9 @@ function fakeKernel(kind: '5.0' | '5.4' | '6.1') {
     statx: (fd) => void calls.push(`statx(${fd})`),
     fstatfs: (fd) => (calls.push(`fstatfs(${fd})`), ANON_INODE_FS_MAGIC),
     statBuffer,
-    waitid: () => null,
+    waitid: () => {
+      throw errno('ECHILD', 10, 'waitid')
+    },
     poll: () => 0,
     pidfdGetInfo: () => {
       throw errno('ENOTTY', 25, 'ioctl')
@@ -66,7 +68,16 @@ afterEach(() => {
 describe('on a kernel without pidfs (6.1)', () => {
   it('probes features once, naming what is missing', async () => {
     const { features, calls, openFds } = await loadWith('6.1')
-    expect(features()).toEqual({ pidfd: true, nonblock: true, pidfs: false, threadPidfd: false, signalScopes: false, statxIno: false })
+    expect(features()).toEqual({
+      pidfd: true,
+      nonblock: true,
+      pidfs: false,
+      threadPidfd: false,
+      signalScopes: false,
+      statxIno: false,
+      waitid: true,
+      getInfo: false,
+    })
     const probes = calls.length
     features()
     expect(calls.length).toBe(probes)
