@@ -51,6 +51,9 @@ export interface ExitStatus {
   reason?: string
 }
 
+/** The PIDFD_GET_INFO result slots (layout in native/info.cc). */
+const infoSlots = new Float64Array(native.statBuffer)
+
 /** How long a process that exited is waited for to be reaped by its parent, in ms. */
 export const ZOMBIE_WAIT_MS = 5_000
 
@@ -210,16 +213,16 @@ export class ExitTracker {
 
   /** PIDFD_INFO_EXIT, or null where the kernel has none (yet). */
   #exitInfo(): ExitStatus | null {
+    if (!features().getInfo) return null // probed once
     try {
       native.pidfdGetInfo(this.#process.fd, constants.PIDFD_INFO_EXIT)
     } catch (error) {
-      // ENOTTY/EINVAL: no PIDFD_GET_INFO (before 6.13). ESRCH: reaped, no exit info kept.
-      if (['ENOTTY', 'EINVAL', 'ESRCH'].includes(errorCode(error) ?? '')) return null
+      // ESRCH: reaped, and this kernel (6.13, 6.14) keeps no exit information.
+      if (errorCode(error) === 'ESRCH') return null
       throw error
     }
-    const slots = new Float64Array(native.statBuffer, 0, 14)
-    if ((slots[0]! & constants.PIDFD_INFO_EXIT) === 0) return null
-    return fromWaitStatus(slots[13]!, 'pidfd-info')
+    if ((infoSlots[0]! & constants.PIDFD_INFO_EXIT) === 0) return null
+    return fromWaitStatus(infoSlots[13]!, 'pidfd-info')
   }
 
   #reaped(): boolean {
