@@ -10,7 +10,8 @@
         "native/stat.cc",
         "native/wait.cc",
         "native/info.cc",
-        "native/watch.cc"
+        "native/watch.cc",
+        "native/handle.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

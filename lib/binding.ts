@@ -44,6 +44,16 @@ export interface Native {
   refWatch(id: number, ref: boolean): void
   readonly UV_READABLE: number
   readonly UV_DISCONNECT: number
+  /** `pidfd_getfd(fd, target, 0)`: a new fd, not owned (the caller closes it). */
+  pidfdGetfd(fd: number, target: number): number
+  /** `ioctl(fd, PIDFD_GET_<type>_NAMESPACE, 0)`, type 1-10: a new fd, not owned. */
+  pidfdGetNamespace(fd: number, type: number): number
+  /** `name_to_handle_at(fd, "", ..., AT_EMPTY_PATH)` into {@link Native.statBuffer}. */
+  nameToHandleAt(fd: number): void
+  /** `open_by_handle_at(mountFd, {type, bytes}, flags | O_CLOEXEC)`: a new owned fd. */
+  openByHandleAt(mountFd: number, type: number, bytes: Uint8Array, flags: number): number
+  /** `FD_PIDFS_ROOT`: the pidfs root as a mount fd for open_by_handle_at (Linux 6.17). */
+  readonly FD_PIDFS_ROOT: number
 }
 
 export const native: Native = nodeGypBuild(path.join(__dirname, '..')) as Native

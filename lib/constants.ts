@@ -56,4 +56,13 @@ export const constants = Object.freeze({
   PIDFD_INFO_CGROUPID: 1 << 2,
   PIDFD_INFO_EXIT: 1 << 3,
   PIDFD_INFO_COREDUMP: 1 << 4,
+  /** `coredump_mask` bits of `PIDFD_GET_INFO` (Linux 6.16). */
+  PIDFD_COREDUMPED: 1 << 0,
+  PIDFD_COREDUMP_SKIP: 1 << 1,
+  PIDFD_COREDUMP_USER: 1 << 2,
+  PIDFD_COREDUMP_ROOT: 1 << 3,
+  /** `handle_type` of a pidfs file handle (`FILEID_KERNFS`). */
+  FILEID_KERNFS: 0xfe,
+  /** `PIDFD_SELF_THREAD`: "this thread" for pidfd_send_signal and friends (Linux 6.15). */
+  PIDFD_SELF_THREAD: -10000,
 })

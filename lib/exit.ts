@@ -26,53 +26,11 @@ import { native } from './binding'
 import { constants } from './constants'
 import { fdinfoPid } from './fdinfo'
 import { features } from './features'
-import { signalName } from './signals'
-
-/** How an {@link ExitStatus} was learnt. */
-export type ExitStatusSource = 'waitid' | 'pidfd-info' | 'procfs' | 'child-process' | 'unavailable'
-
-/**
- * How a process ended, shaped like `child_process`'s `'exit'` event: `code` is set when it
- * exited, `signal` when a signal killed it, and both are null only when the status could
- * not be had (`source: 'unavailable'`, with `reason` saying why).
- */
-export interface ExitStatus {
-  /** The exit code (0-255), or null if a signal killed it or the status is unavailable. */
-  code: number | null
-  /** The name of the signal that killed it, as Node names it, or null. */
-  signal: NodeJS.Signals | null
-  /** The number of that signal (also for real-time signals, which have no name), or null. */
-  signalNumber: number | null
-  /** True if it dumped core (always false when learnt from a `ChildProcess`). */
-  coreDumped: boolean
-  /** Where the status came from, or `'unavailable'`. */
-  source: ExitStatusSource
-  /** With `source: 'unavailable'`: why the kernel could not tell the status. */
-  reason?: string
-}
-
-/** The PIDFD_GET_INFO result slots (layout in native/info.cc). */
-const infoSlots = new Float64Array(native.statBuffer)
+import { getInfo, type PidfdInfo } from './info'
+import { type ExitStatus, fromSiginfo, fromWaitStatus, unavailable } from './status'
 
 /** How long a process that exited is waited for to be reaped by its parent, in ms. */
 export const ZOMBIE_WAIT_MS = 5_000
-
-/** Decodes a wait(2) status word (as PIDFD_INFO_EXIT and /proc/PID/stat report it). */
-export function fromWaitStatus(status: number, source: ExitStatusSource): ExitStatus {
-  const termSignal = status & 0x7f
-  if (termSignal === 0) return { code: (status >> 8) & 0xff, signal: null, signalNumber: null, coreDumped: false, source }
-  return { code: null, signal: signalName(termSignal), signalNumber: termSignal, coreDumped: (status & 0x80) !== 0, source }
-}
-
-/** Decodes waitid(2)'s si_code and si_status for a process that ended. */
-export function fromSiginfo(code: number, status: number): ExitStatus {
-  if (code === constants.CLD_EXITED) return { code: status, signal: null, signalNumber: null, coreDumped: false, source: 'waitid' }
-  return { code: null, signal: signalName(status), signalNumber: status, coreDumped: code === constants.CLD_DUMPED, source: 'waitid' }
-}
-
-function unavailable(reason: string): ExitStatus {
-  return { code: null, signal: null, signalNumber: null, coreDumped: false, source: 'unavailable', reason }
-}
 
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException).code
@@ -214,15 +172,15 @@ export class ExitTracker {
   /** PIDFD_INFO_EXIT, or null where the kernel has none (yet). */
   #exitInfo(): ExitStatus | null {
     if (!features().getInfo) return null // probed once
+    let info: PidfdInfo
     try {
-      native.pidfdGetInfo(this.#process.fd, constants.PIDFD_INFO_EXIT)
+      info = getInfo(this.#process.fd, constants.PIDFD_INFO_EXIT)
     } catch (error) {
       // ESRCH: reaped, and this kernel (6.13, 6.14) keeps no exit information.
       if (errorCode(error) === 'ESRCH') return null
       throw error
     }
-    if ((infoSlots[0]! & constants.PIDFD_INFO_EXIT) === 0) return null
-    return fromWaitStatus(infoSlots[13]!, 'pidfd-info')
+    return info.exit ?? null
   }
 
   #reaped(): boolean {

@@ -6,6 +6,7 @@
 import { native } from './binding'
 import { constants } from './constants'
 import { pidfsUnsupported, unsupported } from './errors'
+import { getInfo, nameToHandle, openHandle } from './info'
 import { statx } from './stat'
 
 /** The kernel's pidfd features. Every field is a probe result, not a version guess. */
@@ -26,6 +27,24 @@ export interface Features {
   readonly waitid: boolean
   /** `ioctl(PIDFD_GET_INFO)`: pid, credentials and cgroup of a process (Linux 6.13). */
   readonly getInfo: boolean
+  /**
+   * `PIDFD_INFO_EXIT`: the exit status of a reaped process (Linux 6.15). The bit only ever
+   * comes back for a reaped process, so this is probed through what arrived with it in the
+   * same release: `PIDFD_SELF_*` (or, from 6.16, `PIDFD_INFO_COREDUMP`).
+   */
+  readonly infoExit: boolean
+  /** `PIDFD_INFO_COREDUMP`: whether and how a process dumped core (Linux 6.16). */
+  readonly infoCoredump: boolean
+  /** `name_to_handle_at`/`open_by_handle_at` on pidfds: persistent process handles (Linux 6.14). */
+  readonly fileHandles: boolean
+  /** `FD_PIDFS_ROOT`: opening a handle needs no other pidfd (Linux 6.17). */
+  readonly pidfsRoot: boolean
+  /** `PIDFD_GET_*_NAMESPACE` ioctls (Linux 6.11). */
+  readonly namespaces: boolean
+  /** `pidfd_getfd(2)`: copying an fd out of another process (Linux 5.6). */
+  readonly getfd: boolean
+  /** `PIDFD_SELF_THREAD`/`PIDFD_SELF_THREAD_GROUP` sentinels (Linux 6.15). */
+  readonly selfPidfd: boolean
 }
 
 /** The name of one feature, as {@link features} reports it and errors name it. */
@@ -42,6 +61,13 @@ export const featureInfo: Readonly<Record<FeatureName, { readonly since: string;
     statxIno: { since: '6.9', description: 'statx(2) inode of a pidfd' },
     waitid: { since: '5.4', description: 'waitid(P_PIDFD)' },
     getInfo: { since: '6.13', description: 'PIDFD_GET_INFO' },
+    infoExit: { since: '6.15', description: 'PIDFD_INFO_EXIT' },
+    infoCoredump: { since: '6.16', description: 'PIDFD_INFO_COREDUMP' },
+    fileHandles: { since: '6.14', description: 'pidfs file handles' },
+    pidfsRoot: { since: '6.17', description: 'FD_PIDFS_ROOT' },
+    namespaces: { since: '6.11', description: 'PIDFD_GET_*_NAMESPACE' },
+    getfd: { since: '5.6', description: 'pidfd_getfd(2)' },
+    selfPidfd: { since: '6.15', description: 'PIDFD_SELF_* sentinels' },
   })
 
 let cached: Features | undefined
@@ -100,11 +126,23 @@ function probe(): Features {
       statxIno: false,
       waitid: false,
       getInfo: false,
+      infoExit: false,
+      infoCoredump: false,
+      fileHandles: false,
+      pidfsRoot: false,
+      namespaces: false,
+      getfd: false,
+      selfPidfd: false,
     })
   }
   try {
     const openWith = (flags: number) => () => native.close(native.pidfdOpen(process.pid, flags))
     const pidfs = native.fstatfs(fd) === constants.PID_FS_MAGIC
+    // Unknown ioctl: ENOTTY on anonymous-inode pidfds (before 6.9), EINVAL on pidfs before 6.13.
+    const hasGetInfo = accepts(() => native.pidfdGetInfo(fd, constants.PIDFD_INFO_PID), ['ENOTTY', 'EINVAL'])
+    const infoCoredump = hasGetInfo && (getInfo(fd, constants.PIDFD_INFO_COREDUMP).mask & constants.PIDFD_INFO_COREDUMP) !== 0
+    const selfPidfd = accepts(() => native.pidfdSendSignal(constants.PIDFD_SELF_THREAD, 0, 0), ['EBADF'])
+    const fileHandles = pidfs && accepts(() => native.nameToHandleAt(fd), ['EOPNOTSUPP'])
     return Object.freeze({
       pidfd: true,
       nonblock: accepts(openWith(constants.PIDFD_NONBLOCK)),
@@ -114,8 +152,14 @@ function probe(): Features {
       statxIno: pidfs && (statx(fd, constants.STATX_INO).mask & constants.STATX_INO) !== 0,
       // This process is not its own child: ECHILD once P_PIDFD is known, EINVAL before.
       waitid: accepts(() => native.waitid(fd, constants.WEXITED | constants.WNOHANG), ['EINVAL'], ['ECHILD']),
-      // Unknown ioctl: ENOTTY on anonymous-inode pidfds (before 6.9), EINVAL on pidfs before 6.13.
-      getInfo: accepts(() => native.pidfdGetInfo(fd, constants.PIDFD_INFO_PID), ['ENOTTY', 'EINVAL']),
+      getInfo: hasGetInfo,
+      infoExit: hasGetInfo && (infoCoredump || selfPidfd),
+      infoCoredump,
+      fileHandles,
+      pidfsRoot: fileHandles && accepts(() => native.close(openHandle(native.FD_PIDFS_ROOT, nameToHandle(fd))), ['EBADF']),
+      namespaces: accepts(() => native.close(native.pidfdGetNamespace(fd, 10)), ['ENOTTY', 'EINVAL'], ['EOPNOTSUPP']),
+      getfd: accepts(() => native.close(native.pidfdGetfd(fd, fd)), ['ENOSYS']),
+      selfPidfd,
     })
   } finally {
     native.close(fd)

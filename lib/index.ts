@@ -20,8 +20,11 @@ export {
   type WaitOptions,
   type WaitidOptions,
   type WaitidResult,
+  type NamespaceType,
 } from './pidfd'
-export { ZOMBIE_WAIT_MS, type ExitStatus, type ExitStatusSource } from './exit'
+export type { PidfdInfo, CoredumpInfo } from './info'
+export { ZOMBIE_WAIT_MS } from './exit'
+export type { ExitStatus, ExitStatusSource } from './status'
 export { features, featureInfo, type Features, type FeatureName } from './features'
 export { constants } from './constants'
 export { PidfdStats, type StatxResult, type DeviceNumber } from './stat'

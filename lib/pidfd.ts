@@ -7,8 +7,10 @@ import util from 'node:util'
 import { native } from './binding'
 import { constants } from './constants'
 import { abortError, errnoException, invalidArgType, invalidArgValue, outOfRange, pidfdClosed, timeoutError, unsupported } from './errors'
-import { ExitTracker, fromSiginfo, type ExitStatus } from './exit'
+import { ExitTracker } from './exit'
+import { fromSiginfo, type ExitStatus } from './status'
 import { fdinfoPid, isAnonPidfd } from './fdinfo'
+import { getInfo, HANDLE_LENGTH, INFO_MASK, nameToHandle, openHandle, type PidfdInfo } from './info'
 import { features, featureInfo, requireFeature } from './features'
 import { type SignalScope, signalName, toScopeFlag, toSignalNumber } from './signals'
 import { fstat, fstatIdentity, type PidfdStats, statx, type StatxResult } from './stat'
@@ -66,6 +68,32 @@ export interface WaitidResult {
 }
 
 const waitidKinds = ['exited', 'killed', 'dumped', 'trapped', 'stopped', 'continued'] as const
+
+/** The namespace types {@link Pidfd.namespace} opens, in `PIDFD_GET_*_NAMESPACE` order. */
+export type NamespaceType =
+  | 'cgroup'
+  | 'ipc'
+  | 'mnt'
+  | 'net'
+  | 'pid'
+  | 'pid_for_children'
+  | 'time'
+  | 'time_for_children'
+  | 'user'
+  | 'uts'
+
+const namespaceTypes: readonly NamespaceType[] = [
+  'cgroup',
+  'ipc',
+  'mnt',
+  'net',
+  'pid',
+  'pid_for_children',
+  'time',
+  'time_for_children',
+  'user',
+  'uts',
+]
 
 /** Options of {@link Pidfd.sendSignal}. */
 export interface SendSignalOptions {
@@ -279,6 +307,58 @@ export class Pidfd implements Disposable {
     return pidfd
   }
 
+  /**
+   * Reopens a process from a handle made by {@link Pidfd.toHandle}, in this or another
+   * program, for as long as the process has not been reaped (Linux 6.14+).
+   *
+   * @throws ESTALE once the process has been reaped; `ERR_INVALID_ARG_TYPE` if `handle` is
+   *   not a Uint8Array; `ERR_INVALID_ARG_VALUE` for a handle of the wrong length or type;
+   *   `ERR_PIDFD_UNSUPPORTED` before 6.14.
+   */
+  static fromHandle(handle: Uint8Array): Pidfd {
+    if (!(handle instanceof Uint8Array)) throw invalidArgType('handle', 'an instance of Buffer or Uint8Array', handle)
+    if (handle.byteLength !== HANDLE_LENGTH) {
+      throw invalidArgValue('handle', handle, `must be ${HANDLE_LENGTH} bytes long, as Pidfd#toHandle() makes it`)
+    }
+    if (new DataView(handle.buffer, handle.byteOffset, 4).getUint32(0, true) !== constants.FILEID_KERNFS) {
+      throw invalidArgValue('handle', handle, 'is not a pidfs file handle (type 0xfe)')
+    }
+    requireFeature('fileHandles')
+    if (features().pidfsRoot) return new Pidfd(kCreate, openHandle(native.FD_PIDFS_ROOT, handle), undefined)
+    // Before 6.17 any pidfd serves as the mount fd: one on this process does.
+    const mount = native.pidfdOpen(process.pid, 0)
+    try {
+      return new Pidfd(kCreate, openHandle(mount, handle), undefined)
+    } finally {
+      native.close(mount)
+    }
+  }
+
+  /**
+   * Opens the process a `"PID:INODE"` process id names (see {@link Pidfd.processId}), and
+   * only that process: if the pid now belongs to another one, nothing is left open and the
+   * error is ESRCH-coded. This is util-linux's race-free `kill PID:INODE`.
+   *
+   * @throws `ERR_INVALID_ARG_TYPE`/`ERR_INVALID_ARG_VALUE`/`ERR_OUT_OF_RANGE` for a malformed
+   *   id, before any syscall; ESRCH if the process is gone or its pid was reused;
+   *   `ERR_PIDFS_UNSUPPORTED` without pidfs.
+   */
+  static openProcessId(processId: string): Pidfd {
+    if (typeof processId !== 'string') throw invalidArgType('processId', 'of type string', processId)
+    const match = /^(\d{1,10}):(\d{1,20})$/.exec(processId)
+    if (match === null) throw invalidArgValue('processId', processId, 'must be "PID:INODE" (two decimal numbers)')
+    const pid = validateInteger(Number(match[1]), 'pid', 1, INT32_MAX)
+    const inode = BigInt(match[2]!)
+    if (inode < 1n || inode > 0xffffffffffffffffn) throw outOfRange('inode', '>= 1 && <= 2^64-1', inode)
+    requireFeature('pidfs')
+    const pidfd = Pidfd.open(pid)
+    if (pidfd.id !== inode) {
+      pidfd.close()
+      throw errnoException('ESRCH', 'pidfd_open', `pid ${pid} now belongs to another process than ${processId}`)
+    }
+    return pidfd
+  }
+
   /** The fd, borrowed: valid until {@link Pidfd.close}. Do not close it yourself. */
   get fd(): number {
     return this.#live()
@@ -461,6 +541,88 @@ export class Pidfd implements Disposable {
       this.#exit?.settleWith(fromSiginfo(info.code, info.status))
     }
     return result
+  }
+
+  /**
+   * `PIDFD_GET_INFO` (Linux 6.13): the process's pid, parent, credentials and cgroup while
+   * it lives (or is a zombie), its exit status once it has been reaped (6.15), its core
+   * dump state (6.16). Only the fields the kernel reported are present.
+   *
+   * @throws EREMOTE if the process is outside this process's pid namespace; ESRCH once it
+   *   has been reaped on kernels that keep nothing (6.13, 6.14); `ERR_PIDFD_UNSUPPORTED`
+   *   before 6.13.
+   */
+  info(): PidfdInfo {
+    const fd = this.#live()
+    requireFeature('getInfo')
+    return getInfo(fd, INFO_MASK)
+  }
+
+  /**
+   * The process's pid as this process's pid namespace sees it now, or null once it has
+   * been reaped (or if it is not visible in this namespace). From `PIDFD_GET_INFO`, or the
+   * kernel's fdinfo before 6.13.
+   */
+  get pid(): number | null {
+    const fd = this.#live()
+    if (features().getInfo) {
+      try {
+        return getInfo(fd, constants.PIDFD_INFO_PID).pid ?? null
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'ESRCH' || code === 'EREMOTE') return null
+        throw error
+      }
+    }
+    const pid = fdinfoPid(fd)
+    return pid > 0 ? pid : null
+  }
+
+  /**
+   * `pidfd_getfd(2)` (Linux 5.6): a copy, in this process, of the process's fd number
+   * `targetFd`, with O_CLOEXEC. The caller owns it and must close it (`fs.closeSync`).
+   * Needs the right to ptrace the process (PTRACE_MODE_ATTACH_REALCREDS).
+   *
+   * @throws EPERM without that right; EBADF if it has no such fd; `ERR_PIDFD_UNSUPPORTED`
+   *   before 5.6.
+   */
+  getfd(targetFd: number): number {
+    validateInteger(targetFd, 'targetFd', 0, INT32_MAX)
+    const fd = this.#live()
+    requireFeature('getfd')
+    return native.pidfdGetfd(fd, targetFd)
+  }
+
+  /**
+   * A namespace of the process, opened with the `PIDFD_GET_*_NAMESPACE` ioctls (Linux
+   * 6.11): a new fd (O_CLOEXEC) that the caller owns and must close, usable with
+   * `setns(2)` and comparable (by inode) with `/proc/PID/ns/<type>`.
+   *
+   * @throws `ERR_INVALID_ARG_VALUE` for an unknown type; EOPNOTSUPP if the kernel has no
+   *   such namespace type; EACCES without the right to inspect the process;
+   *   `ERR_PIDFD_UNSUPPORTED` before 6.11.
+   */
+  namespace(type: NamespaceType): number {
+    const index = namespaceTypes.indexOf(type)
+    if (index < 0) {
+      throw invalidArgValue('type', type, `must be one of: ${namespaceTypes.map((t) => `'${t}'`).join(', ')}`)
+    }
+    const fd = this.#live()
+    requireFeature('namespaces')
+    return native.pidfdGetNamespace(fd, index + 1)
+  }
+
+  /**
+   * A pidfs file handle for the process (Linux 6.14): 12 bytes (handle type, then the
+   * inode) that can be stored anywhere and turned back into a pidfd by
+   * {@link Pidfd.fromHandle}, by any program, until the process is reaped.
+   *
+   * @throws `ERR_PIDFD_UNSUPPORTED` before 6.14.
+   */
+  toHandle(): Buffer {
+    const fd = this.#live()
+    requireFeature('fileHandles')
+    return nameToHandle(fd)
   }
 
   /** `fstat(2)` of the pidfd, shaped like `fs.fstatSync(fd, { bigint: true })`. */

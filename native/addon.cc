@@ -53,6 +53,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   pidfd::InitWait(env, exports);
   pidfd::InitInfo(env, exports);
   pidfd::InitWatch(env, exports);
+  pidfd::InitHandle(env, exports);
   return exports;
 }
 

@@ -50,5 +50,6 @@ void InitStat(Napi::Env env, Napi::Object exports);
 void InitWait(Napi::Env env, Napi::Object exports);
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitWatch(Napi::Env env, Napi::Object exports);
+void InitHandle(Napi::Env env, Napi::Object exports);
 
 }  // namespace pidfd

@@ -70,3 +70,25 @@ static_assert(sizeof(pidfd_info_v2) == 80, "PIDFD_INFO_SIZE_VER2");
 
 #define PIDFS_IOCTL_MAGIC 0xFF
 #define PIDFD_GET_INFO_V2 _IOWR(PIDFS_IOCTL_MAGIC, 11, struct pidfd_info_v2)
+
+// Namespace ioctls on a pidfd, Linux 6.11: each returns a new fd for that namespace. The
+// argument must be 0 (fs/pidfs.c answers EINVAL otherwise).
+#define PIDFD_GET_CGROUP_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 1)
+#define PIDFD_GET_IPC_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 2)
+#define PIDFD_GET_MNT_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 3)
+#define PIDFD_GET_NET_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 4)
+#define PIDFD_GET_PID_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 5)
+#define PIDFD_GET_PID_FOR_CHILDREN_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 6)
+#define PIDFD_GET_TIME_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 7)
+#define PIDFD_GET_TIME_FOR_CHILDREN_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 8)
+#define PIDFD_GET_USER_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 9)
+#define PIDFD_GET_UTS_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 10)
+
+// pidfs file handles, Linux 6.14: FILEID_KERNFS with the 64-bit inode number.
+#define PIDFS_FILEID_KERNFS 0xfe
+#ifndef MAX_HANDLE_SZ
+#define MAX_HANDLE_SZ 128
+#endif
+#ifndef FD_PIDFS_ROOT
+#define FD_PIDFS_ROOT -10002  // Linux 6.17: open_by_handle_at() needs no pidfd as mount fd
+#endif

@@ -1,4 +1,5 @@
-// ioctl(PIDFD_GET_INFO): who a process is and, once reaped, how it ended (Linux 6.13+).
+// The pidfs ioctls: PIDFD_GET_INFO, who a process is and, once reaped, how it ended
+// (Linux 6.13+); PIDFD_GET_*_NAMESPACE, its namespaces (Linux 6.11+).
 #include <sys/ioctl.h>
 
 #include <cerrno>
@@ -38,10 +39,25 @@ Napi::Value PidfdGetInfo(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// `ioctl(fd, PIDFD_GET_<type>_NAMESPACE, 0)` (Linux 6.11), `type` 1-10 in the order of
+// the PIDFD_GET_*_NAMESPACE numbers: a new fd for that namespace of the process. Not
+// owned: the caller closes it. Errors: ENOTTY/EINVAL (before 6.11), EOPNOTSUPP (that
+// namespace type is compiled out), EACCES (no PTRACE_MODE_READ_FSCREDS), ESRCH (exited).
+Napi::Value PidfdGetNamespace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Int32Arg(info, 0, "fd");
+  uint32_t type = Uint32Arg(info, 1, "type");
+  if (type < 1 || type > 10) throw Napi::RangeError::New(env, "The \"type\" argument must be 1 to 10");
+  int ns = ioctl(fd, _IO(PIDFS_IOCTL_MAGIC, type), 0);
+  if (ns < 0) throw ErrnoException(env, errno, "ioctl");
+  return Napi::Number::New(env, ns);
+}
+
 }  // namespace
 
 void InitInfo(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdGetInfo", Napi::Function::New<PidfdGetInfo>(env, "pidfdGetInfo"));
+  exports.Set("pidfdGetNamespace", Napi::Function::New<PidfdGetNamespace>(env, "pidfdGetNamespace"));
 }
 
 }  // namespace pidfd

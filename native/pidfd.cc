@@ -1,4 +1,4 @@
-// The pidfd syscalls: pidfd_open(2), pidfd_send_signal(2).
+// The pidfd syscalls: pidfd_open(2), pidfd_send_signal(2), pidfd_getfd(2).
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,11 +38,25 @@ Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// `pidfd_getfd(fd, target, 0)` (Linux 5.6): a duplicate, in this process, of fd number
+// `target` of the process fd refers to (O_CLOEXEC). Not owned: the caller closes it.
+// Errors: EPERM (no PTRACE_MODE_ATTACH_REALCREDS over it), EBADF (no such target fd),
+// ESRCH (exited), ENOSYS (before 5.6).
+Napi::Value PidfdGetfd(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = Int32Arg(info, 0, "fd");
+  int target = Int32Arg(info, 1, "targetFd");
+  int copy = static_cast<int>(syscall(SYS_pidfd_getfd, fd, target, 0));
+  if (copy < 0) throw ErrnoException(env, errno, "pidfd_getfd");
+  return Napi::Number::New(env, copy);
+}
+
 }  // namespace
 
 void InitPidfd(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfdOpen", Napi::Function::New<PidfdOpen>(env, "pidfdOpen"));
   exports.Set("pidfdSendSignal", Napi::Function::New<PidfdSendSignal>(env, "pidfdSendSignal"));
+  exports.Set("pidfdGetfd", Napi::Function::New<PidfdGetfd>(env, "pidfdGetfd"));
 }
 
 }  // namespace pidfd

@@ -1,0 +1,118 @@
+/**
+ * Readers for the result slots of `PIDFD_GET_INFO` and `name_to_handle_at` (layouts in
+ * native/info.cc and native/handle.cc), and the shapes they become.
+ * @packageDocumentation
+ */
+import { native } from './binding'
+import { constants } from './constants'
+import { type ExitStatus, fromWaitStatus } from './status'
+
+const numbers = new Float64Array(native.statBuffer)
+const unsignedSlots = new BigUint64Array(native.statBuffer)
+const bytes = new Uint8Array(native.statBuffer)
+
+/** How a process dumped core, from `PIDFD_INFO_COREDUMP` (Linux 6.16). */
+export interface CoredumpInfo {
+  /** `PIDFD_COREDUMPED`: a core dump was written. */
+  dumped: boolean
+  /** `PIDFD_COREDUMP_SKIP`: the dump was skipped (not dumpable, or a limit). */
+  skipped: boolean
+  /** `PIDFD_COREDUMP_USER`: it would be dumped as its own user. */
+  user: boolean
+  /** `PIDFD_COREDUMP_ROOT`: it would be dumped as root (suid_dumpable 2). */
+  root: boolean
+}
+
+/**
+ * What `PIDFD_GET_INFO` (Linux 6.13) tells of a process. A field is present only when the
+ * kernel set its mask bit: `pid`..`ppid` while it is alive or a zombie, the credentials
+ * likewise, `exit` once it has been reaped (6.15), `coredump` from 6.16.
+ */
+export interface PidfdInfo {
+  /** The `PIDFD_INFO_*` bits the kernel filled in. */
+  mask: number
+  /** Its pid, as this process's pid namespace sees it. */
+  pid?: number
+  /** Its thread-group id (the pid, unless the pidfd names a thread). */
+  tgid?: number
+  /** Its parent's pid, as this pid namespace sees it (0 if not visible). */
+  ppid?: number
+  ruid?: number
+  rgid?: number
+  euid?: number
+  egid?: number
+  suid?: number
+  sgid?: number
+  fsuid?: number
+  fsgid?: number
+  /** The id of its cgroup (v2), as `name_to_handle_at` on cgroupfs gives it. */
+  cgroupId?: bigint
+  /** How it ended; only once it has been reaped. */
+  exit?: ExitStatus
+  /** Whether it dumped core. */
+  coredump?: CoredumpInfo
+}
+
+/** Every `PIDFD_INFO_*` bit this package knows how to read. */
+export const INFO_MASK =
+  constants.PIDFD_INFO_PID |
+  constants.PIDFD_INFO_CREDS |
+  constants.PIDFD_INFO_CGROUPID |
+  constants.PIDFD_INFO_EXIT |
+  constants.PIDFD_INFO_COREDUMP
+
+/** Runs `PIDFD_GET_INFO` with mask and returns the fields whose bits came back. */
+export function getInfo(fd: number, mask: number): PidfdInfo {
+  native.pidfdGetInfo(fd, mask)
+  const returned = numbers[0]!
+  const info: PidfdInfo = { mask: returned }
+  if (returned & constants.PIDFD_INFO_PID) {
+    info.pid = numbers[2]!
+    info.tgid = numbers[3]!
+    info.ppid = numbers[4]!
+  }
+  if (returned & constants.PIDFD_INFO_CREDS) {
+    info.ruid = numbers[5]!
+    info.rgid = numbers[6]!
+    info.euid = numbers[7]!
+    info.egid = numbers[8]!
+    info.suid = numbers[9]!
+    info.sgid = numbers[10]!
+    info.fsuid = numbers[11]!
+    info.fsgid = numbers[12]!
+  }
+  if (returned & constants.PIDFD_INFO_CGROUPID) info.cgroupId = unsignedSlots[1]!
+  if (returned & constants.PIDFD_INFO_EXIT) info.exit = fromWaitStatus(numbers[13]!, 'pidfd-info')
+  if (returned & constants.PIDFD_INFO_COREDUMP) {
+    const coredump = numbers[14]!
+    info.coredump = {
+      dumped: (coredump & constants.PIDFD_COREDUMPED) !== 0,
+      skipped: (coredump & constants.PIDFD_COREDUMP_SKIP) !== 0,
+      user: (coredump & constants.PIDFD_COREDUMP_USER) !== 0,
+      root: (coredump & constants.PIDFD_COREDUMP_ROOT) !== 0,
+    }
+  }
+  return info
+}
+
+/** Length of a pidfs handle as {@link nameToHandle} encodes it: a 4-byte type, 8 bytes of inode. */
+export const HANDLE_LENGTH = 12
+
+/**
+ * `name_to_handle_at` of fd, encoded as one Buffer: the handle type (uint32, little
+ * endian) followed by the handle's bytes, which on pidfs are the 64-bit inode.
+ */
+export function nameToHandle(fd: number): Buffer {
+  native.nameToHandleAt(fd)
+  const length = numbers[1]!
+  const handle = Buffer.allocUnsafe(4 + length)
+  handle.writeUInt32LE(numbers[0]!, 0)
+  handle.set(bytes.subarray(16, 16 + length), 4)
+  return handle
+}
+
+/** `open_by_handle_at` of a handle from {@link nameToHandle}: a new owned pidfd. */
+export function openHandle(mountFd: number, handle: Uint8Array): number {
+  const view = new DataView(handle.buffer, handle.byteOffset, handle.byteLength)
+  return native.openByHandleAt(mountFd, view.getUint32(0, true), handle.subarray(4), 0)
+}
