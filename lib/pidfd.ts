@@ -345,7 +345,7 @@ export class Pidfd implements Disposable {
    */
   static openProcessId(processId: string): Pidfd {
     if (typeof processId !== 'string') throw invalidArgType('processId', 'of type string', processId)
-    const match = /^(\d{1,10}):(\d{1,20})$/.exec(processId)
+    const match = /^(\d+):(\d+)$/.exec(processId)
     if (match === null) throw invalidArgValue('processId', processId, 'must be "PID:INODE" (two decimal numbers)')
     const pid = validateInteger(Number(match[1]), 'pid', 1, INT32_MAX)
     const inode = BigInt(match[2]!)
