@@ -27,6 +27,7 @@ function fakeKernel(kind: '5.0' | '5.4' | '6.1') {
     },
     pidfdSendSignal(fd, sig, flags) {
       calls.push(`pidfdSendSignal(${fd}, ${sig}, ${flags})`)
+      if (fd < 0) throw errno('EBADF', 9, 'pidfd_send_signal') // no PIDFD_SELF_* before 6.15
       if (flags !== 0) throw errno('EINVAL', 22, 'pidfd_send_signal')
     },
     dupCloexec: (fd) => (calls.push(`dupCloexec(${fd})`), nextFd++),
@@ -48,6 +49,17 @@ function fakeKernel(kind: '5.0' | '5.4' | '6.1') {
     refWatch: () => {},
     UV_READABLE: 1,
     UV_DISCONNECT: 8,
+    pidfdGetfd: () => 200,
+    pidfdGetNamespace: () => {
+      throw errno('ENOTTY', 25, 'ioctl')
+    },
+    nameToHandleAt: () => {
+      throw errno('EOPNOTSUPP', 95, 'name_to_handle_at')
+    },
+    openByHandleAt: () => {
+      throw errno('EBADF', 9, 'open_by_handle_at')
+    },
+    FD_PIDFS_ROOT: -10002,
   }
   return { native, calls, openFds }
 }
@@ -77,6 +89,13 @@ describe('on a kernel without pidfs (6.1)', () => {
       statxIno: false,
       waitid: true,
       getInfo: false,
+      infoExit: false,
+      infoCoredump: false,
+      fileHandles: false,
+      pidfsRoot: false,
+      namespaces: false,
+      getfd: true,
+      selfPidfd: false,
     })
     const probes = calls.length
     features()
@@ -104,6 +123,19 @@ describe('on a kernel without pidfs (6.1)', () => {
     expect(calls.filter((c) => c.startsWith('pidfdSendSignal(100'))).toEqual([])
     pidfd.sendSignal('SIGTERM')
     expect(calls).toContain('pidfdSendSignal(100, 15, 0)')
+  })
+
+  it('refuses info(), namespaces and file handles by name, before any syscall', async () => {
+    const { Pidfd, features, calls } = await loadWith('6.1')
+    features()
+    const pidfd = Pidfd.open(1)
+    calls.length = 0
+    const missing = (feature: string, since: string) => expect.objectContaining({ code: 'ERR_PIDFD_UNSUPPORTED', feature, since })
+    expect(() => pidfd.info()).toThrow(missing('getInfo', '6.13'))
+    expect(() => pidfd.namespace('net')).toThrow(missing('namespaces', '6.11'))
+    expect(() => pidfd.toHandle()).toThrow(missing('fileHandles', '6.14'))
+    expect(() => Pidfd.fromHandle(Buffer.from('fe000000' + '01'.repeat(8), 'hex'))).toThrow(missing('fileHandles', '6.14'))
+    expect(calls).toEqual([])
   })
 
   it('refuses identity with ERR_PIDFS_UNSUPPORTED, never comparing the shared inode', async () => {
