@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -24,6 +25,18 @@
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
+
+// PIDFD_GET_INFO as native/info.cc makes it: the 80-byte struct (PIDFD_INFO_SIZE_VER2)
+// and every mask bit Pidfd#info() asks for.
+struct pidfd_info_v2 {
+  unsigned long long mask, cgroupid;
+  unsigned int pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+  int exit_code;
+  unsigned int coredump_mask, coredump_signal;
+  unsigned long long supported_mask;
+};
+#define PIDFD_GET_INFO_V2 _IOWR(0xFF, 11, struct pidfd_info_v2)
+#define INFO_MASK 0x1f
 
 // The statx mask lib/stat.ts asks for by default.
 #define STATX_DEFAULT_MASK (STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID)
@@ -55,6 +68,25 @@ static void op_statx(void) {
   sink = stx.stx_ino;
 }
 
+static void op_info(void) {
+  struct pidfd_info_v2 info;
+  memset(&info, 0, sizeof info);
+  info.mask = INFO_MASK;
+  if (ioctl(held, PIDFD_GET_INFO_V2, &info) < 0) die("ioctl(PIDFD_GET_INFO)");
+  sink = info.pid;
+}
+
+static void op_to_handle(void) {
+  struct {
+    struct file_handle header;
+    unsigned char bytes[128];
+  } handle;
+  handle.header.handle_bytes = 128;
+  int mount_id;
+  if (name_to_handle_at(held, "", &handle.header, &mount_id, AT_EMPTY_PATH) < 0) die("name_to_handle_at");
+  sink = handle.header.handle_type;
+}
+
 static void op_open_close(void) {
   int fd = open_pidfd(self);
   if (fd < 0) die("pidfd_open");
@@ -83,7 +115,8 @@ static const struct {
   void (*run)(void);
 } operations[] = {
     {"sendSignal", op_send_signal}, {"stat", op_fstat},         {"statx", op_statx},
-    {"openClose", op_open_close},   {"identity", op_identity},
+    {"openClose", op_open_close},   {"identity", op_identity},      {"info", op_info},
+    {"toHandle", op_to_handle},
 };
 
 static void* idle(void* arg) {

@@ -30,6 +30,8 @@ const operations = {
   stat: { target: 1.4, run: () => held.stat() },
   statx: { target: 1.25, run: () => held.statx() },
   openClose: { target: 1.25, run: () => Pidfd.open(pid).close() },
+  info: { target: 1.4, run: () => held.info() },
+  toHandle: { target: 1.25, run: () => held.toHandle() },
   identity: {
     target: 1.3,
     run: () => {
