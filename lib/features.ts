@@ -117,23 +117,8 @@ function probe(): Features {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code !== 'ENOSYS' && code !== 'EPERM') throw error // EPERM: a seccomp filter forbids it
-    return Object.freeze({
-      pidfd: false,
-      nonblock: false,
-      pidfs: false,
-      threadPidfd: false,
-      signalScopes: false,
-      statxIno: false,
-      waitid: false,
-      getInfo: false,
-      infoExit: false,
-      infoCoredump: false,
-      fileHandles: false,
-      pidfsRoot: false,
-      namespaces: false,
-      getfd: false,
-      selfPidfd: false,
-    })
+    // No pidfds at all: every feature is missing.
+    return Object.freeze(Object.fromEntries(Object.keys(featureInfo).map((name) => [name, false])) as unknown as Features)
   }
   try {
     const openWith = (flags: number) => () => native.close(native.pidfdOpen(process.pid, flags))
