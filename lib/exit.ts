@@ -68,7 +68,7 @@ export class ExitTracker {
     })
     // Readiness is level-triggered: a process that exited before this point is seen at once.
     if ((native.poll(process.fd, constants.POLLIN) & (constants.POLLIN | constants.POLLHUP)) !== 0) {
-      queueMicrotask(() => this.#onExit())
+      queueMicrotask(() => this.#guarded(() => this.#onExit()))
     } else {
       this.#watch(native.UV_READABLE, () => this.#onExit())
     }
@@ -108,14 +108,18 @@ export class ExitTracker {
   #watch(events: number, then: () => void): void {
     this.#watchId = native.watch(this.#process.fd, events, () => {
       this.#watchId = 0
-      // Runs from the event loop: never let an error escape into native code.
-      try {
-        then()
-      } catch (error) {
-        this.#settle(unavailable(`reading the status failed: ${(error as Error).message}`))
-      }
+      this.#guarded(then)
     })
     if (!this.#ref) native.refWatch(this.#watchId, false)
+  }
+
+  /** Runs a step from the event loop: an unexpected error settles the status, never escapes. */
+  #guarded(step: () => void): void {
+    try {
+      step()
+    } catch (error) {
+      this.#settle(unavailable(`reading the status failed: ${(error as Error).message}`))
+    }
   }
 
   #stop(): void {
