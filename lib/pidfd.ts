@@ -109,13 +109,11 @@ export interface SendSignalOptions {
 const kCreate = Symbol('Pidfd.create')
 
 // Registering with a FinalizationRegistry costs a fifth of a syscall, so it waits for a
-// microtask: a Pidfd closed within the task that opened it never pays. The waiting ones
-// form a list threaded through the Pidfds themselves, and close() unlinks closed heads,
-// so an open/close loop keeps the list empty and retains no garbage.
-let pendingHead: Pidfd | null = null
-let pendingCount = 0
+// microtask: a Pidfd closed within the task that opened it never pays. Until then it sits in
+// this list, which drops closed entries whenever it doubles, so an open/close loop keeps it
+// short.
+let unregistered: Pidfd[] = []
 let compactAt = 64
-let flushQueued = false
 
 let warnedLeak = false
 
@@ -167,58 +165,32 @@ export class Pidfd implements Disposable {
   #ref = true
   /** The ChildProcess this pidfd was made from, whose 'exit' event is the last resort. */
   #child: ChildProcess | undefined
-  /** The next Pidfd in the list of those not yet registered with {@link leakRegistry}. */
-  #nextPending: Pidfd | null = null
 
   /** @internal Use {@link Pidfd.open}, {@link Pidfd.fromFd} or {@link Pidfd.adoptFd}. */
   constructor(token: typeof kCreate, fd: number, pid: number | undefined) {
     if (token !== kCreate) throw new TypeError('Illegal constructor: use Pidfd.open(), Pidfd.fromFd() or Pidfd.adoptFd()')
     this.#fd = fd
     this.#pid = pid
-    this.#nextPending = pendingHead
-    pendingHead = this // eslint-disable-line @typescript-eslint/no-this-alias -- the list is of Pidfds
-    if (++pendingCount >= compactAt) Pidfd.#compactPending()
-    if (!flushQueued) {
-      flushQueued = true
-      queueMicrotask(Pidfd.#registerPending)
-    }
+    if (unregistered.push(this) === 1) queueMicrotask(Pidfd.#registerPending)
+    else if (unregistered.length >= compactAt) Pidfd.#compactPending()
   }
 
   /** Registers every pending Pidfd still open with {@link leakRegistry}. */
   static #registerPending(): void {
-    for (let pidfd = pendingHead; pidfd !== null; ) {
+    for (const pidfd of unregistered) {
       if (pidfd.#fd >= 0) {
         leakRegistry.register(pidfd, pidfd.#fd, pidfd)
         pidfd.#registered = true
       }
-      const next = pidfd.#nextPending
-      pidfd.#nextPending = null
-      pidfd = next
     }
-    pendingHead = null
-    pendingCount = 0
+    unregistered = []
     compactAt = 64
-    flushQueued = false
   }
 
-  /** Unlinks closed Pidfds from the pending list, for patterns that do not close in LIFO order. */
+  /** Drops closed Pidfds from the pending list. */
   static #compactPending(): void {
-    let kept: Pidfd | null = null
-    let count = 0
-    for (let pidfd = pendingHead; pidfd !== null; ) {
-      const next: Pidfd | null = pidfd.#nextPending
-      if (pidfd.#fd >= 0) {
-        pidfd.#nextPending = kept
-        kept = pidfd
-        count++
-      } else {
-        pidfd.#nextPending = null
-      }
-      pidfd = next
-    }
-    pendingHead = kept
-    pendingCount = count
-    compactAt = Math.max(64, count * 2)
+    unregistered = unregistered.filter((pidfd) => pidfd.#fd >= 0)
+    compactAt = Math.max(64, unregistered.length * 2)
   }
 
   /**
@@ -380,14 +352,6 @@ export class Pidfd implements Disposable {
     this.#exit?.cancel(pidfdClosed()) // stops the poll before the fd goes
     this.#fd = -1
     if (this.#registered) leakRegistry.unregister(this)
-    let head = pendingHead
-    while (head !== null && head.#fd < 0) {
-      const next: Pidfd | null = head.#nextPending
-      head.#nextPending = null
-      head = next
-      pendingCount--
-    }
-    pendingHead = head
     native.close(fd)
   }
 
