@@ -40,6 +40,23 @@ describe.skipIf(!features().getInfo)('info() (needs getInfo, Linux 6.13)', () =>
     await once(child, 'exit')
   })
 
+  it('answers EREMOTE for a process outside this pid namespace, and pid is null there', () => {
+    // A process in a new pid namespace is handed a pidfd of ours, which it cannot see.
+    using self = Pidfd.open(process.pid)
+    const script = `
+      const { Pidfd } = require(${JSON.stringify(distEntry)})
+      const outside = Pidfd.adoptFd(3)
+      let code
+      try { outside.info() } catch (e) { code = e.code }
+      console.log(JSON.stringify({ code, pid: outside.pid }))`
+    const result = spawnSync('unshare', ['--pid', '--fork', process.execPath, '-e', script], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe', self.fd],
+    })
+    if (result.status !== 0 && /unshare/.test(result.stderr)) return console.log(`skipped: cannot create a pid namespace here (${result.stderr.trim()})`)
+    expect(JSON.parse(result.stdout)).toEqual({ code: 'EREMOTE', pid: null })
+  })
+
   it.skipIf(!features().infoExit)('reports the exit status, and no pid, once reaped (needs infoExit, Linux 6.15)', async () => {
     const child = start('sh', ['-c', 'exit 4'])
     using pidfd = Pidfd.fromChildProcess(child)
