@@ -91,10 +91,12 @@ describe('exited for children', () => {
 
 describe('exited for processes that are not our children', () => {
   it('reports a grandchild reaped by its own parent shell', async () => {
-    // sh starts the grandchild, reaps it with `wait`, then lingers.
-    const shell = start('sh', ['-c', '(sleep 0.2; exit 9) & echo $!; wait; exec sleep 30'])
+    // sh starts the grandchild, which exits once told to (after it is opened); sh reaps it
+    // with `wait`, then lingers.
+    const shell = start('sh', ['-c', 'exec 3<&0; (read go <&3; exit 9) & echo $!; wait; exec sleep 30'])
     const grandchild = Number(await lineFrom(shell, /^\d+$/))
     using pidfd = Pidfd.open(grandchild)
+    shell.stdin!.write('go\n')
     const status = await pidfd.exited
     if (status.source === 'unavailable') {
       // Only a kernel without PIDFD_INFO_EXIT (before 6.15) may say this, and must say why.
