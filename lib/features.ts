@@ -127,7 +127,8 @@ function probe(): Features {
     const hasGetInfo = accepts(() => native.pidfdGetInfo(fd, constants.PIDFD_INFO_PID), ['ENOTTY', 'EINVAL'])
     const infoCoredump = hasGetInfo && (getInfo(fd, constants.PIDFD_INFO_COREDUMP).mask & constants.PIDFD_INFO_COREDUMP) !== 0
     const selfPidfd = accepts(() => native.pidfdSendSignal(constants.PIDFD_SELF_THREAD, 0, 0), ['EBADF'])
-    const fileHandles = pidfs && accepts(() => native.nameToHandleAt(fd), ['EOPNOTSUPP'])
+    // ENOTSUP is Node's name for EOPNOTSUPP (both 95 on Linux).
+    const fileHandles = pidfs && accepts(() => native.nameToHandleAt(fd), ['ENOTSUP'])
     return Object.freeze({
       pidfd: true,
       nonblock: accepts(openWith(constants.PIDFD_NONBLOCK)),
@@ -142,7 +143,7 @@ function probe(): Features {
       infoCoredump,
       fileHandles,
       pidfsRoot: fileHandles && accepts(() => native.close(openHandle(native.FD_PIDFS_ROOT, nameToHandle(fd))), ['EBADF']),
-      namespaces: accepts(() => native.close(native.pidfdGetNamespace(fd, 10)), ['ENOTTY', 'EINVAL'], ['EOPNOTSUPP']),
+      namespaces: accepts(() => native.close(native.pidfdGetNamespace(fd, 10)), ['ENOTTY', 'EINVAL'], ['ENOTSUP']),
       getfd: accepts(() => native.close(native.pidfdGetfd(fd, fd)), ['ENOSYS']),
       selfPidfd,
     })

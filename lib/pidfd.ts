@@ -562,7 +562,7 @@ export class Pidfd implements Disposable {
    * 6.11): a new fd (O_CLOEXEC) that the caller owns and must close, usable with
    * `setns(2)` and comparable (by inode) with `/proc/PID/ns/<type>`.
    *
-   * @throws `ERR_INVALID_ARG_VALUE` for an unknown type; EOPNOTSUPP if the kernel has no
+   * @throws `ERR_INVALID_ARG_VALUE` for an unknown type; ENOTSUP (EOPNOTSUPP) if the kernel has no
    *   such namespace type; EACCES without the right to inspect the process;
    *   `ERR_PIDFD_UNSUPPORTED` before 6.11.
    */

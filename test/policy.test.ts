@@ -54,7 +54,7 @@ function fakeKernel(kind: '5.0' | '5.4' | '6.1') {
       throw errno('ENOTTY', 25, 'ioctl')
     },
     nameToHandleAt: () => {
-      throw errno('EOPNOTSUPP', 95, 'name_to_handle_at')
+      throw errno('ENOTSUP', 95, 'name_to_handle_at')
     },
     openByHandleAt: () => {
       throw errno('EBADF', 9, 'open_by_handle_at')
