@@ -81,6 +81,9 @@ function retried(attempt) {
   }
 }
 
+/** PIDFD_KERNELS=6.12 (comma-separated) runs only those kernels. */
+const only = process.env.PIDFD_KERNELS?.split(',')
+
 /** Downloads the newest matching kernel package and extracts its vmlinuz. */
 function fetchKernel(kernel) {
   return step(`fetching the ${kernel.name} kernel`, () => retried(() => {
@@ -166,7 +169,7 @@ function buildInitramfs() {
 /** Boots a kernel with the initramfs; resolves with the guest's report, or throws. */
 function boot(kernel, vmlinuz, initramfs) {
   return new Promise((resolve, reject) => {
-    const args = ['-accel', 'tcg,thread=single', '-cpu', 'max', '-m', '1024', '-smp', '1', '-nographic', '-no-reboot', '-kernel', vmlinuz, '-initrd', initramfs, '-append', 'console=ttyS0 panic=-1 quiet']
+    const args = ['-accel', 'tcg,thread=single', '-cpu', process.env.PIDFD_QEMU_CPU ?? 'max', '-m', '1024', '-smp', '1', '-nographic', '-nic', 'none', '-no-reboot', '-kernel', vmlinuz, '-initrd', initramfs, '-append', `console=ttyS0 panic=-1 ${process.env.PIDFD_KERNEL_QUIET === '0' ? '' : 'quiet'}`]
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let console = ''
     const timer = setTimeout(() => {
@@ -197,7 +200,7 @@ async function main() {
   const initramfs = buildInitramfs()
   const rows = []
   let failed = false
-  for (const kernel of kernels) {
+  for (const kernel of kernels.filter((k) => only === undefined || only.includes(k.name))) {
     let row
     try {
       const { package: pkg, vmlinuz } = fetchKernel(kernel)
