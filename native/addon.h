@@ -20,7 +20,8 @@ struct State {
   std::vector<bool> owned_fds;
   bool Own(int fd);  // false if fd was owned already
   void Disown(int fd);
-  // Shared result slots for fstat/statx: filled natively, read by lib/stat.ts.
+  // Shared result slots (fstat, statx, PIDFD_GET_INFO, name_to_handle_at): filled
+  // natively, read through typed-array views by lib/stat.ts and lib/info.ts.
   Napi::Reference<Napi::ArrayBuffer> stat_buffer;
   int64_t* stat_slots = nullptr;
   // Active exit watchers by id (native/watch.cc), and how many poll handles are not yet
