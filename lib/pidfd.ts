@@ -579,12 +579,12 @@ export class Pidfd implements Disposable {
   /**
    * A pidfs file handle for the process (Linux 6.14): 12 bytes (the handle type as a
    * little-endian uint32, then the inode) that can be stored anywhere (for example as
-   * `Buffer.from(handle).toString('base64')`) and turned back into a pidfd by
-   * {@link Pidfd.fromHandle}, by any program, until the process is reaped.
+   * `handle.toString('base64')`) and turned back into a pidfd by {@link Pidfd.fromHandle},
+   * by any program, until the process is reaped.
    *
    * @throws `ERR_PIDFD_UNSUPPORTED` before 6.14.
    */
-  toHandle(): Uint8Array {
+  toHandle(): Buffer {
     const fd = this.#live()
     requireFeature('fileHandles')
     return nameToHandle(fd)
