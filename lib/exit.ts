@@ -32,6 +32,11 @@ import { type ExitStatus, fromSiginfo, fromWaitStatus, unavailable } from './sta
 /** How long a process that exited is waited for to be reaped by its parent, in ms. */
 export const ZOMBIE_WAIT_MS = 5_000
 
+/** True if the pidfd's process has exited: a pidfd is readable (POLLIN) from then on. */
+export function pollExited(fd: number): boolean {
+  return (native.poll(fd, constants.POLLIN) & (constants.POLLIN | constants.POLLHUP)) !== 0
+}
+
 function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException).code
 }
@@ -67,7 +72,7 @@ export class ExitTracker {
       this.#reject = reject
     })
     // Readiness is level-triggered: a process that exited before this point is seen at once.
-    if ((native.poll(process.fd, constants.POLLIN) & (constants.POLLIN | constants.POLLHUP)) !== 0) {
+    if (pollExited(process.fd)) {
       queueMicrotask(() => this.#guarded(() => this.#onExit()))
     } else {
       this.#watch(native.UV_READABLE, () => this.#onExit())

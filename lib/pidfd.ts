@@ -7,7 +7,7 @@ import util from 'node:util'
 import { native } from './binding'
 import { constants } from './constants'
 import { abortError, errnoException, invalidArgType, invalidArgValue, outOfRange, pidfdClosed, timeoutError, unsupported } from './errors'
-import { ExitTracker } from './exit'
+import { ExitTracker, pollExited } from './exit'
 import { fromSiginfo, type ExitStatus } from './status'
 import { fdinfoPid, isAnonPidfd } from './fdinfo'
 import { getInfo, HANDLE_LENGTH, INFO_MASK, nameToHandle, openHandle, type PidfdInfo } from './info'
@@ -452,8 +452,7 @@ export class Pidfd implements Disposable {
    */
   hasExited(): boolean {
     const fd = this.#live()
-    if (this.#exit?.exitSeen) return true
-    return (native.poll(fd, constants.POLLIN) & (constants.POLLIN | constants.POLLHUP)) !== 0
+    return this.#exit?.exitSeen === true || pollExited(fd)
   }
 
   /** Lets a pending {@link Pidfd.exited} keep the event loop alive (the default). Returns this. */
