@@ -4,11 +4,12 @@ import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Pidfd, type ExitStatus, features } from '../lib'
-import { distEntry, killChildren, lineFrom, NOBODY, openPidfds, sleeper, start, worldReadablePackage } from './helpers'
+import { distEntry, killChildren, lineFrom, NOBODY, openPidfds, sleeper, start, removePackageCopy, worldReadablePackage } from './helpers'
 
 afterEach(killChildren)
+afterAll(removePackageCopy)
 
 /** The status child_process reports for the same child, from its 'exit' event. */
 function nodeExit(child: ReturnType<typeof start>): Promise<[number | null, NodeJS.Signals | null]> {

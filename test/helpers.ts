@@ -118,7 +118,6 @@ let packageCopy: string | undefined
 export function worldReadablePackage(): string {
   if (packageCopy !== undefined) return packageCopy
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidfd-test-'))
-  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
   packageCopy = dir
   fs.cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true })
   fs.cpSync(path.join(root, 'build', 'Release', 'pidfd.node'), path.join(dir, 'build', 'Release', 'pidfd.node'))
@@ -126,6 +125,12 @@ export function worldReadablePackage(): string {
   fs.copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'))
   chmodTree(dir)
   return dir
+}
+
+/** Removes the copy {@link worldReadablePackage} made, if any; use in afterAll. */
+export function removePackageCopy(): void {
+  if (packageCopy !== undefined) fs.rmSync(packageCopy, { recursive: true, force: true })
+  packageCopy = undefined
 }
 
 function chmodTree(dir: string): void {

@@ -3,11 +3,12 @@
 import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Pidfd, constants, features } from '../lib'
-import { distEntry, killChildren, lineFrom, NOBODY, sleeper, start, worldReadablePackage } from './helpers'
+import { distEntry, killChildren, lineFrom, NOBODY, sleeper, start, removePackageCopy, worldReadablePackage } from './helpers'
 
 afterEach(killChildren)
+afterAll(removePackageCopy)
 
 /** Blocks (no await: Node cannot reap meanwhile) until the process has exited. */
 function blockUntilExited(pidfd: Pidfd): void {

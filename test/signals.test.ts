@@ -1,11 +1,12 @@
 // pidfd_send_signal on real processes: delivery, probing, scopes and the kernel's errors.
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Pidfd, features } from '../lib'
-import { killChildren, lineFrom, NOBODY, reaped, sleeper, start, until, worldReadablePackage } from './helpers'
+import { killChildren, lineFrom, NOBODY, reaped, sleeper, start, until, removePackageCopy, worldReadablePackage } from './helpers'
 
 afterEach(killChildren)
+afterAll(removePackageCopy)
 
 /** A node child that reports each signal it receives on stdout. */
 function signalReporter(signals: string[] = ['SIGUSR1', 'SIGUSR2', 'SIGTERM']) {
