@@ -84,11 +84,6 @@ export class ExitTracker {
     return this.#exitSeen || this.#settled
   }
 
-  /** True once the promise has settled. */
-  get settled(): boolean {
-    return this.#settled
-  }
-
   /** Whether pending watching keeps the event loop alive. */
   setRef(ref: boolean): void {
     this.#ref = ref
@@ -214,19 +209,22 @@ export class ExitTracker {
     // Fields after "(comm)": state is field 3, exit_code field 52.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     if (fields[0] !== 'Z' || fields.length < 50) return null
-    // Still unreaped after the reads: the pid was not reused, so they were of this process.
-    if (this.#reaped() || fdinfoPid(fd) !== pid) return null
+    // Still unreaped after the reads (fdinfo says -1 once reaped): the pid was not reused,
+    // so they were of this process.
+    if (fdinfoPid(fd) !== pid) return null
     return fromWaitStatus(Number(fields[49]), 'procfs')
   }
 
   #fromChild(child: ChildProcess): void {
     const settleFromChild = () => {
-      const status: ExitStatus =
-        child.signalCode !== null
-          ? { code: null, signal: child.signalCode, signalNumber: null, coreDumped: false, source: 'child-process' }
-          : { code: child.exitCode, signal: null, signalNumber: null, coreDumped: false, source: 'child-process' }
-      if (status.signal !== null) status.signalNumber = os.constants.signals[status.signal] ?? null
-      this.#settle(status)
+      const signal = child.signalCode
+      this.#settle({
+        code: signal === null ? child.exitCode : null,
+        signal,
+        signalNumber: signal === null ? null : (os.constants.signals[signal] ?? null),
+        coreDumped: false,
+        source: 'child-process',
+      })
     }
     if (child.exitCode !== null || child.signalCode !== null) return settleFromChild()
     child.once('exit', settleFromChild)
