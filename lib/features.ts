@@ -124,8 +124,10 @@ function probe(): Features {
     const openWith = (flags: number) => () => native.close(native.pidfdOpen(process.pid, flags))
     const pidfs = native.fstatfs(fd) === constants.PID_FS_MAGIC
     // Unknown ioctl: ENOTTY on anonymous-inode pidfds (before 6.9), EINVAL on pidfs before 6.13.
-    const hasGetInfo = accepts(() => native.pidfdGetInfo(fd, constants.PIDFD_INFO_PID), ['ENOTTY', 'EINVAL'])
-    const infoCoredump = hasGetInfo && (getInfo(fd, constants.PIDFD_INFO_COREDUMP).mask & constants.PIDFD_INFO_COREDUMP) !== 0
+    // One call answers both: the COREDUMP bit comes back on a live process from 6.16.
+    let infoMask = 0
+    const hasGetInfo = accepts(() => (infoMask = getInfo(fd, constants.PIDFD_INFO_PID | constants.PIDFD_INFO_COREDUMP).mask), ['ENOTTY', 'EINVAL'])
+    const infoCoredump = (infoMask & constants.PIDFD_INFO_COREDUMP) !== 0
     const selfPidfd = accepts(() => native.pidfdSendSignal(constants.PIDFD_SELF_THREAD, 0, 0), ['EBADF'])
     // ENOTSUP is Node's name for EOPNOTSUPP (both 95 on Linux).
     const fileHandles = pidfs && accepts(() => native.nameToHandleAt(fd), ['ENOTSUP'])
