@@ -153,9 +153,12 @@ export class ExitTracker {
 
   #afterReapOrZombie(): void {
     const { child } = this.#process
+    // Reaped first, exit information second: a reap between the two would otherwise read
+    // as "reaped without exit information", which 6.15+ never is.
+    const reaped = this.#reaped()
     const fromKernel = this.#exitInfo()
     if (fromKernel !== null) return this.#settle(fromKernel)
-    if (this.#reaped()) {
+    if (reaped) {
       if (child !== undefined) return this.#fromChild(child)
       return this.#settle(unavailable('the process was reaped by its parent and this kernel keeps no exit status (PIDFD_INFO_EXIT needs Linux 6.15)'))
     }
