@@ -85,6 +85,16 @@ export function features(): Features {
   return (cached ??= probe())
 }
 
+/**
+ * Why `name` is unsupported here, in a few words (`'needs Linux 6.13'`, or
+ * `'blocked (EPERM from pidfd_getfd)'` when a seccomp filter or sandbox refused the probe),
+ * or undefined when it is supported.
+ */
+export function unsupportedReason(name: FeatureName): string | undefined {
+  if (features()[name]) return undefined
+  return `needs Linux ${featureInfo[name].since}`
+}
+
 /** Throws `ERR_PIDFD_UNSUPPORTED` naming `name` unless the kernel has it. */
 export function requireFeature(name: FeatureName): void {
   if (!features()[name]) {
