@@ -141,3 +141,14 @@ function chmodTree(dir: string): void {
     else fs.chmodSync(full, 0o644)
   }
 }
+
+/**
+ * How much slower than usual this run may be: `PIDFD_TIME_SCALE` (set by the ASan run and
+ * other slow set-ups), default 1. Time budgets in tests go through {@link scaled}.
+ */
+export const TIME_SCALE = Math.max(1, Number(process.env.PIDFD_TIME_SCALE ?? 1) || 1)
+
+/** A time budget in ms, stretched by {@link TIME_SCALE}. */
+export function scaled(ms: number): number {
+  return ms * TIME_SCALE
+}
