@@ -133,3 +133,13 @@ export function errnoException(code: string, syscall: string, detail?: string): 
   error.syscall = syscall
   return error
 }
+
+/** `TypeError [ERR_ILLEGAL_CONSTRUCTOR]: Illegal constructor`, as Node's own classes throw. */
+export function illegalConstructor(use: string): TypeError & NodeError {
+  return nodeError(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR', `Illegal constructor: use ${use}`)
+}
+
+/** `TypeError [ERR_INVALID_THIS]: Value of "this" must be of type Pidfd`, for a method called on a fake. */
+export function invalidThis(type: string): TypeError & NodeError {
+  return nodeError(TypeError, 'ERR_INVALID_THIS', `Value of "this" must be of type ${type}`)
+}

@@ -15,7 +15,10 @@
  *    demands the same right), and the pid cannot be reused until the reap, which is checked
  *    after reading. Otherwise, with pidfs (6.9+, POLLHUP at reap), it waits for the reap
  *    without spinning, then goes back to step 2; a zombie still unreaped after
- *    {@link ZOMBIE_WAIT_MS} settles as unavailable.
+ *    {@link ZOMBIE_WAIT_MS} settles as unavailable. Out of fds (EMFILE), /proc cannot be
+ *    read: it tries again every {@link PROC_RETRY_MS} meanwhile.
+ *
+ * Every step but the /proc reads works on the pidfd alone and needs no new fd.
  *
  * @packageDocumentation
  */
@@ -32,6 +35,9 @@ import { type ExitStatus, fromSiginfo, fromWaitStatus, unavailable } from './sta
 /** How long a process that exited is waited for to be reaped by its parent, in ms. */
 export const ZOMBIE_WAIT_MS = 5_000
 
+/** How often a zombie's /proc entry is read again while this process is out of fds, in ms. */
+const PROC_RETRY_MS = 50
+
 /** True if the pidfd's process has exited: a pidfd is readable (POLLIN) from then on. */
 export function pollExited(fd: number): boolean {
   return (native.poll(fd, constants.POLLIN) & (constants.POLLIN | constants.POLLHUP)) !== 0
@@ -41,8 +47,32 @@ function errorCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException).code
 }
 
+/**
+ * The pid of the pidfd's process as this pid namespace sees it now; null once it has been
+ * reaped or when it is not visible here. From `PIDFD_GET_INFO` (no fd needed), else fdinfo.
+ */
+export function currentPid(fd: number): number | null {
+  if (features().getInfo) {
+    try {
+      return getInfo(fd, constants.PIDFD_INFO_PID).pid ?? null
+    } catch (error) {
+      if (errorCode(error) === 'ESRCH' || errorCode(error) === 'EREMOTE') return null
+      throw error
+    }
+  }
+  const pid = fdinfoPid(fd)
+  return pid > 0 ? pid : null
+}
+
+/** Why a zombie's status could not be read now but may be later: this process is out of fds. */
+class OutOfFds {
+  constructor(readonly code: string) {}
+}
+
 /** What the tracker needs from its Pidfd. */
 export interface TrackedProcess {
+  /** The Pidfd: held while watching, so that garbage collection cannot close fd meanwhile. */
+  owner: object
   fd: number
   /** The pid it was opened with, if known (used to read a zombie's /proc entry). */
   pid: number | undefined
@@ -60,7 +90,12 @@ export class ExitTracker {
   #settled = false
   #exitSeen = false
   #watchId = 0
+  /** The deadline of the wait for a zombie's reap. */
   #timer: NodeJS.Timeout | undefined
+  /** The next read of a zombie's /proc entry, while out of fds. */
+  #retry: NodeJS.Timeout | undefined
+  /** Why the zombie's /proc entry could not be read, for the unavailable status. */
+  #procError: string | undefined
   #ref: boolean
   readonly #process: TrackedProcess
 
@@ -71,6 +106,13 @@ export class ExitTracker {
       this.#resolve = resolve
       this.#reject = reject
     })
+    // Probed now, while fds are likely at hand: the exit path asks and must not find the
+    // probe failing for want of an fd later.
+    try {
+      features()
+    } catch {
+      // Asked again when needed.
+    }
     // Readiness is level-triggered: a process that exited before this point is seen at once.
     if (pollExited(process.fd)) {
       queueMicrotask(() => this.#guarded(() => this.#onExit()))
@@ -88,8 +130,10 @@ export class ExitTracker {
   setRef(ref: boolean): void {
     this.#ref = ref
     if (this.#watchId !== 0) native.refWatch(this.#watchId, ref)
-    if (ref) this.#timer?.ref()
-    else this.#timer?.unref()
+    for (const timer of [this.#timer, this.#retry]) {
+      if (ref) timer?.ref()
+      else timer?.unref()
+    }
   }
 
   /** Settles with a status learnt elsewhere (a reaping `waitid` by the user). */
@@ -126,7 +170,8 @@ export class ExitTracker {
     if (this.#watchId !== 0) native.unwatch(this.#watchId)
     this.#watchId = 0
     clearTimeout(this.#timer)
-    this.#timer = undefined
+    clearTimeout(this.#retry)
+    this.#timer = this.#retry = undefined
   }
 
   #settle(status: ExitStatus): void {
@@ -163,15 +208,26 @@ export class ExitTracker {
       return this.#settle(unavailable('the process was reaped by its parent and this kernel keeps no exit status (PIDFD_INFO_EXIT needs Linux 6.15)'))
     }
     const zombie = this.#zombieStatus()
-    if (zombie !== null) return this.#settle(zombie)
-    if (child !== undefined) return this.#fromChild(child)
-    if (!features().pidfs) {
+    if (zombie instanceof OutOfFds) {
+      this.#procError = `reading its /proc entry failed with ${zombie.code}`
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined
+        this.#guarded(() => this.#afterReapOrZombie())
+      }, PROC_RETRY_MS)
+      if (!this.#ref) this.#retry.unref()
+    } else if (zombie !== null) {
+      return this.#settle(zombie)
+    } else if (child !== undefined) {
+      return this.#fromChild(child)
+    } else if (!features().pidfs) {
       return this.#settle(unavailable('the process exited, is not a child of this process, and this kernel cannot report its reap (POLLHUP needs Linux 6.9)'))
     }
-    // A zombie we may not inspect: wait for its parent to reap it, then ask the kernel.
-    this.#watch(native.UV_DISCONNECT, () => this.#afterReapOrZombie())
-    this.#timer = setTimeout(() => {
-      this.#settle(unavailable(`the process exited but its parent has not reaped it within ${ZOMBIE_WAIT_MS} ms`))
+    // A zombie we may not inspect (or not now): wait for its parent to reap it, then ask the
+    // kernel. One watch and one deadline, however often this runs.
+    if (features().pidfs && this.#watchId === 0) this.#watch(native.UV_DISCONNECT, () => this.#afterReapOrZombie())
+    this.#timer ??= setTimeout(() => {
+      const why = this.#procError === undefined ? '' : ` (${this.#procError})`
+      this.#settle(unavailable(`the process exited but its parent has not reaped it within ${ZOMBIE_WAIT_MS} ms${why}`))
     }, ZOMBIE_WAIT_MS)
     if (!this.#ref) this.#timer.unref()
   }
@@ -192,29 +248,33 @@ export class ExitTracker {
 
   #reaped(): boolean {
     if ((native.poll(this.#process.fd, constants.POLLIN) & constants.POLLHUP) !== 0) return true
-    return fdinfoPid(this.#process.fd) < 0
+    // pidfs reports the reap with POLLHUP (6.9+); before it, only fdinfo tells.
+    return !features().pidfs && fdinfoPid(this.#process.fd) < 0
   }
 
-  /** A zombie's exit code from /proc, when this process may read it; null otherwise. */
-  #zombieStatus(): ExitStatus | null {
+  /**
+   * A zombie's exit code from /proc, when this process may read it; null otherwise;
+   * {@link OutOfFds} when the read failed for want of an fd (worth another try).
+   */
+  #zombieStatus(): ExitStatus | OutOfFds | null {
     const { fd } = this.#process
-    const pid = this.#process.pid ?? fdinfoPid(fd)
-    if (pid <= 0) return null
+    const pid = this.#process.pid ?? currentPid(fd)
+    if (pid === null) return null
     let stat: string
     try {
       stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')
       // /proc/PID/stat prints exit_code as 0 to whoever may not trace the process;
       // /proc/PID/io refuses them outright (same PTRACE_MODE_READ_FSCREDS check).
       fs.readFileSync(`/proc/${pid}/io`, 'latin1')
-    } catch {
-      return null
+    } catch (error) {
+      const code = errorCode(error)
+      return code === 'EMFILE' || code === 'ENFILE' ? new OutOfFds(code) : null
     }
     // Fields after "(comm)": state is field 3, exit_code field 52.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
     if (fields[0] !== 'Z' || fields.length < 50) return null
-    // Still unreaped after the reads (fdinfo says -1 once reaped): the pid was not reused,
-    // so they were of this process.
-    if (fdinfoPid(fd) !== pid) return null
+    // Still unreaped after the reads: the pid was not reused, so they were of this process.
+    if (currentPid(fd) !== pid) return null
     return fromWaitStatus(Number(fields[49]), 'procfs')
   }
 

@@ -2,12 +2,23 @@
  * The `Pidfd` class: one owned pidfd, a race-free handle on one process.
  * @packageDocumentation
  */
-import type { ChildProcess } from 'node:child_process'
+import { ChildProcess } from 'node:child_process'
 import util from 'node:util'
 import { native } from './binding'
 import { constants } from './constants'
-import { abortError, errnoException, invalidArgType, invalidArgValue, outOfRange, pidfdClosed, timeoutError, unsupported } from './errors'
-import { ExitTracker, pollExited } from './exit'
+import {
+  abortError,
+  errnoException,
+  illegalConstructor,
+  invalidArgType,
+  invalidArgValue,
+  invalidThis,
+  outOfRange,
+  pidfdClosed,
+  timeoutError,
+  unsupported,
+} from './errors'
+import { currentPid, ExitTracker, pollExited } from './exit'
 import { fromSiginfo, type ExitStatus } from './status'
 import { fdinfoPid, isAnonPidfd } from './fdinfo'
 import { getInfo, HANDLE_LENGTH, INFO_MASK, nameToHandle, openHandle, type PidfdInfo } from './info'
@@ -108,6 +119,9 @@ export interface SendSignalOptions {
 
 const kCreate = Symbol('Pidfd.create')
 
+/** True for a real Pidfd: not a Proxy of one, not an object made from its prototype. */
+let isPidfd: (value: unknown) => value is Pidfd
+
 // Registering with a FinalizationRegistry costs a fifth of a syscall, so it waits for a
 // microtask: a Pidfd closed within the task that opened it never pays. Until then it sits in
 // this list, which drops closed entries whenever it doubles, so an open/close loop keeps it
@@ -168,7 +182,7 @@ export class Pidfd implements Disposable {
 
   /** @internal Use {@link Pidfd.open}, {@link Pidfd.fromFd} or {@link Pidfd.adoptFd}. */
   constructor(token: typeof kCreate, fd: number, pid: number | undefined) {
-    if (token !== kCreate) throw new TypeError('Illegal constructor: use Pidfd.open(), Pidfd.fromFd() or Pidfd.adoptFd()')
+    if (token !== kCreate) throw illegalConstructor('Pidfd.open(), Pidfd.fromFd() or Pidfd.adoptFd()')
     this.#fd = fd
     this.#pid = pid
     if (unregistered.push(this) === 1) queueMicrotask(Pidfd.#registerPending)
@@ -255,26 +269,42 @@ export class Pidfd implements Disposable {
   }
 
   /**
-   * Opens a pidfd for a `child_process.ChildProcess`.
+   * Opens a pidfd for a `child_process.ChildProcess`, and checks with the kernel that it
+   * names that child.
    *
-   * Race-free when called synchronously after `spawn()` (or at any time before the child's
-   * `'exit'` event): Node reaps its children only from the event loop, so until `'exit'` the
-   * pid still belongs to this child, running or a zombie. This library never reaps it:
-   * `'exit'` still fires. The ChildProcess also serves as the last source of the exit status
-   * on kernels that keep none after Node has reaped it (before 6.15).
+   * Certain when called in the same tick as `spawn()`: Node reaps its children only from the
+   * event loop, so the pid still belongs to this child, running or a zombie. Later it is
+   * best-effort, because Node reaps every exited child in one pass before it emits their
+   * `'exit'` events: in a sibling's `'exit'` handler this child may already be reaped
+   * (though its `exitCode` is still null) and its pid free for reuse. So after opening, the
+   * pidfd must name a child of this process that nobody has reaped
+   * (`waitid(P_PIDFD, WEXITED | WNOHANG | WNOWAIT)`, Linux 5.4+); otherwise it is closed
+   * and ESRCH is thrown. That rules out every process that is not a child of this one;
+   * only a child this process spawned itself after the reap could still take the pid.
+   * Where that matters, call it synchronously after `spawn()`.
+   *
+   * This library never reaps a `child_process` child: `'exit'` still fires. The ChildProcess
+   * also serves as the last source of the exit status on kernels that keep none after
+   * Node has reaped it (before 6.15).
    *
    * @throws `ERR_INVALID_ARG_TYPE` if `child` is not a ChildProcess; `ERR_INVALID_ARG_VALUE`
    *   if it has no pid (spawning failed); ESRCH if it has already exited and been reaped.
    */
   static fromChildProcess(child: ChildProcess): Pidfd {
-    if (child === null || typeof child !== 'object' || typeof (child as ChildProcess).once !== 'function') {
-      throw invalidArgType('child', 'an instance of ChildProcess', child)
-    }
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw errnoException('ESRCH', 'pidfd_open', 'the child process has already exited and been reaped')
-    }
+    if (!(child instanceof ChildProcess)) throw invalidArgType('child', 'an instance of ChildProcess', child)
+    const reaped = () => errnoException('ESRCH', 'pidfd_open', `child process ${child.pid} has already exited and been reaped`)
+    if (child.exitCode !== null || child.signalCode !== null) throw reaped()
     if (typeof child.pid !== 'number') throw invalidArgValue('child', child.pid, 'has no pid (spawning it failed)')
-    const pidfd = Pidfd.open(child.pid)
+    let pidfd: Pidfd
+    try {
+      pidfd = Pidfd.open(child.pid)
+    } catch (error) {
+      throw (error as NodeJS.ErrnoException).code === 'ESRCH' ? reaped() : error
+    }
+    if (!isUnreapedChild(pidfd.#fd)) {
+      pidfd.close()
+      throw reaped()
+    }
     pidfd.#child = child
     return pidfd
   }
@@ -288,7 +318,8 @@ export class Pidfd implements Disposable {
    *   `ERR_PIDFD_UNSUPPORTED` before 6.14.
    */
   static fromHandle(handle: Uint8Array): Pidfd {
-    if (!(handle instanceof Uint8Array)) throw invalidArgType('handle', 'an instance of Buffer or Uint8Array', handle)
+    // Not instanceof: a Proxy passes that test, then fails on every typed-array accessor.
+    if (!util.types.isUint8Array(handle)) throw invalidArgType('handle', 'an instance of Buffer or Uint8Array', handle)
     if (handle.byteLength !== HANDLE_LENGTH) {
       throw invalidArgValue('handle', handle, `must be ${HANDLE_LENGTH} bytes long, as Pidfd#toHandle() makes it`)
     }
@@ -527,18 +558,7 @@ export class Pidfd implements Disposable {
    * kernel's fdinfo before 6.13.
    */
   get pid(): number | null {
-    const fd = this.#live()
-    if (features().getInfo) {
-      try {
-        return getInfo(fd, constants.PIDFD_INFO_PID).pid ?? null
-      } catch (error) {
-        const code = (error as NodeJS.ErrnoException).code
-        if (code === 'ESRCH' || code === 'EREMOTE') return null
-        throw error
-      }
-    }
-    const pid = fdinfoPid(fd)
-    return pid > 0 ? pid : null
+    return currentPid(this.#live())
   }
 
   /**
@@ -601,7 +621,8 @@ export class Pidfd implements Disposable {
    *   and mount id. The result's `mask` says which ones the kernel filled in.
    */
   statx(mask: number = STATX_DEFAULT_MASK): StatxResult {
-    validateInteger(mask, 'mask', 0, 0xffffffff)
+    // Bit 31 is STATX__RESERVED: the kernel refuses it (EINVAL).
+    validateInteger(mask, 'mask', 0, 0x7fffffff)
     return statx(this.#live(), mask)
   }
 
@@ -633,7 +654,7 @@ export class Pidfd implements Disposable {
    * @throws `ERR_PIDFS_UNSUPPORTED` on a kernel without pidfs: never a false answer.
    */
   equals(other: Pidfd): boolean {
-    if (!(other instanceof Pidfd)) throw invalidArgType('other', 'an instance of Pidfd', other)
+    if (!isPidfd(other)) throw invalidArgType('other', 'an instance of Pidfd', other)
     const [dev, ino] = this.#identityOf()
     const [otherDev, otherIno] = other.#identityOf()
     return ino === otherIno && dev === otherDev
@@ -668,15 +689,23 @@ export class Pidfd implements Disposable {
 
   #tracker(): ExitTracker {
     if (this.#exit === undefined) {
-      this.#exit = new ExitTracker({ fd: this.#live(), pid: this.#pid, child: this.#child }, this.#ref)
+      // The tracker holds this Pidfd while it watches, so that the GC safety net cannot close
+      // the fd under a pending wait.
+      this.#exit = new ExitTracker({ owner: this, fd: this.#live(), pid: this.#pid, child: this.#child }, this.#ref)
       this.#exit.promise.catch(() => {}) // handled: closing first must not crash a program that never awaited it
     }
     return this.#exit
   }
 
+  /** The fd, or ERR_PIDFD_CLOSED; ERR_INVALID_THIS for a method called on a fake or Proxy. */
   #live(): number {
+    if (!isPidfd(this)) throw invalidThis('Pidfd')
     if (this.#fd < 0) throw pidfdClosed()
     return this.#fd
+  }
+
+  static {
+    isPidfd = (value) => typeof value === 'object' && value !== null && #fd in value
   }
 
   #identityOf(): [dev: bigint, ino: bigint] {
@@ -726,7 +755,21 @@ export function sameProcess(a: Pidfd | number, b: Pidfd | number): boolean {
   }
 }
 
+
+/** True if fd is a child of this process that nobody has reaped (running or a zombie). */
+function isUnreapedChild(fd: number): boolean {
+  try {
+    native.waitid(fd, constants.WEXITED | constants.WNOHANG | constants.WNOWAIT)
+    return true
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ECHILD') return false
+    if (code === 'EINVAL') return true // no waitid(P_PIDFD) before 5.4: nothing more to check
+    throw error
+  }
+}
+
 function asPidfd(value: unknown, name: string): Pidfd {
-  if (value instanceof Pidfd) return value
+  if (isPidfd(value)) return value
   throw invalidArgType(name, 'of type number or an instance of Pidfd', value)
 }

@@ -37,6 +37,10 @@ struct State {
 
 inline State& StateOf(Napi::Env env) { return *env.GetInstanceData<State>(); }
 
+// Stops and closes every watch polling fd (native/watch.cc). Called before fd is closed:
+// libuv must never poll a number that a later open() may reuse.
+void UnwatchFd(State& state, int fd);
+
 // Writes a double into an int64 result slot (the slots are read through typed-array views).
 inline void PutDouble(int64_t* slots, size_t index, double value) { std::memcpy(&slots[index], &value, sizeof value); }
 

@@ -29,12 +29,16 @@ Napi::Value Own(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), StateOf(info.Env()).Own(fd));
 }
 
-// `close(2)`. Linux releases the fd even when close reports EINTR, so only EBADF
-// (closed behind our back) is an error worth reporting.
+// `close(2)`, after stopping any watch on fd, whoever closes it (close(), the GC safety
+// net): a poll left on the number would fire for whatever reuses it. Linux releases the fd
+// even when close reports EINTR (so it is never retried), and only EBADF (closed behind
+// our back) is an error worth reporting.
 Napi::Value Close(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = Int32Arg(info, 0, "fd");
-  StateOf(env).Disown(fd);
+  State& state = StateOf(env);
+  UnwatchFd(state, fd);
+  state.Disown(fd);
   if (close(fd) < 0 && errno == EBADF) throw ErrnoException(env, errno, "close");
   return env.Undefined();
 }

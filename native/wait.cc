@@ -25,7 +25,10 @@ Napi::Value Waitid(const Napi::CallbackInfo& info) {
   int options = Int32Arg(info, 1, "options");
   siginfo_t si;
   std::memset(&si, 0, sizeof si);
-  if (syscall(SYS_waitid, P_PIDFD, fd, &si, options, nullptr) < 0) throw ErrnoException(env, errno, "waitid");
+  long rc;
+  do rc = syscall(SYS_waitid, P_PIDFD, fd, &si, options, nullptr);
+  while (rc < 0 && errno == EINTR);  // a signal handler ran (a blocking wait, or a storm)
+  if (rc < 0) throw ErrnoException(env, errno, "waitid");
   if (si.si_pid == 0) return env.Null();
   Napi::Object result = Napi::Object::New(env);
   result.Set("pid", Napi::Number::New(env, si.si_pid));
@@ -39,7 +42,11 @@ Napi::Value Waitid(const Napi::CallbackInfo& info) {
 Napi::Value Poll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   struct pollfd pfd = {Int32Arg(info, 0, "fd"), static_cast<short>(Int32Arg(info, 1, "events")), 0};
-  if (poll(&pfd, 1, 0) < 0) throw ErrnoException(env, errno, "poll");
+  int rc;
+  // Even with a zero timeout, poll fails with EINTR when a signal arrives during the call.
+  do rc = poll(&pfd, 1, 0);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0) throw ErrnoException(env, errno, "poll");
   return Napi::Number::New(env, pfd.revents);
 }
 

@@ -16,6 +16,7 @@ namespace pidfd {
 
 struct Watch {
   uv_poll_t poll;
+  int fd;
   State* state;
   napi_env env;
   napi_ref callback;
@@ -77,6 +78,7 @@ Napi::Value StartWatch(const Napi::CallbackInfo& info) {
   uv_loop_t* loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok) throw Napi::Error::New(env, "no event loop");
   Watch* watch = new Watch{};
+  watch->fd = fd;
   watch->state = &state;
   watch->env = env;
   watch->poll.data = watch;
@@ -135,6 +137,13 @@ void Cleanup(napi_async_cleanup_hook_handle handle, void* arg) {
 }
 
 }  // namespace
+
+void UnwatchFd(State& state, int fd) {
+  for (auto it = state.watches.begin(); it != state.watches.end();) {
+    Watch* watch = (it++)->second;  // Dispose erases the entry: step past it first
+    if (watch->fd == fd) Dispose(watch);
+  }
+}
 
 void InitWatch(Napi::Env env, Napi::Object exports) {
   napi_add_async_cleanup_hook(env, Cleanup, &StateOf(env), nullptr);
