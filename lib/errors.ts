@@ -19,6 +19,12 @@ export interface UnsupportedError extends NodeError {
   feature: string
   /** The first Linux release that has it, e.g. `'6.9'`. */
   since: string
+  /**
+   * Why it is unavailable, in a few words: `'needs Linux 6.9'` when the kernel lacks it, or,
+   * whatever the kernel, `'blocked (EPERM from pidfd_getfd)'` when a seccomp filter or
+   * sandbox refused the call (see `unsupportedReason()`).
+   */
+  reason: string
 }
 
 /**
@@ -76,32 +82,45 @@ export function pidfdClosed(): Error & NodeError {
   return nodeError(Error, 'ERR_PIDFD_CLOSED', 'The pidfd is closed')
 }
 
-/** `Error [ERR_PIDFD_UNSUPPORTED]`: the running kernel lacks `feature`, added in Linux `since`. */
-export function unsupported(feature: string, description: string, since: string): Error & UnsupportedError {
-  const error = nodeError(
-    Error,
-    'ERR_PIDFD_UNSUPPORTED',
-    `${description} is not supported by this kernel (Linux ${os.release()}); it needs Linux ${since} or later`,
-  ) as Error & UnsupportedError
-  error.feature = feature
-  error.since = since
-  return error
+/**
+ * `Error [ERR_PIDFD_UNSUPPORTED]`: `feature` cannot be used here. Without `reason` the kernel
+ * lacks it (it was added in Linux `since`); with one (`'blocked (EPERM from pidfd_getfd)'`),
+ * its probe was refused or failed, and the kernel may well have it.
+ */
+export function unsupported(feature: string, description: string, since: string, reason?: string): Error & UnsupportedError {
+  const message =
+    reason === undefined
+      ? `${description} is not supported by this kernel (Linux ${os.release()}); it needs Linux ${since} or later`
+      : `${description} is unavailable here: ${reason}${blockedHint(reason)}`
+  return withFeature(nodeError(Error, 'ERR_PIDFD_UNSUPPORTED', message), feature, since, reason)
 }
 
 /**
  * `Error [ERR_PIDFS_UNSUPPORTED]`: process identity needs pidfs (Linux 6.9+). Without it
  * every pidfd shares one anonymous inode, so comparing inodes would always say "same".
+ * With `reason`, the probe for pidfs was refused or failed instead.
  */
-export function pidfsUnsupported(): Error & UnsupportedError {
-  const error = nodeError(
-    Error,
-    'ERR_PIDFS_UNSUPPORTED',
-    `Process identity needs pidfs (Linux 6.9 or later); on this kernel (Linux ${os.release()}) ` +
-      'every pidfd shares one inode, so inodes cannot tell processes apart',
-  ) as Error & UnsupportedError
-  error.feature = 'pidfs'
-  error.since = '6.9'
-  return error
+export function pidfsUnsupported(reason?: string): Error & UnsupportedError {
+  const message =
+    reason === undefined
+      ? `Process identity needs pidfs (Linux 6.9 or later); on this kernel (Linux ${os.release()}) ` +
+        'every pidfd shares one inode, so inodes cannot tell processes apart'
+      : `Process identity needs pidfs, which is unavailable here: ${reason}${blockedHint(reason)}`
+  return withFeature(nodeError(Error, 'ERR_PIDFS_UNSUPPORTED', message), 'pidfs', '6.9', reason)
+}
+
+/** What a message adds to a reason that names a refused call: not the kernel's doing. */
+function blockedHint(reason: string): string {
+  if (reason.startsWith('blocked (')) return ` by a seccomp filter or security policy; the kernel (Linux ${os.release()}) may well have it`
+  return reason.includes('blocked (') ? ' by a seccomp filter or security policy' : ''
+}
+
+function withFeature(error: Error & NodeError, feature: string, since: string, reason: string | undefined): Error & UnsupportedError {
+  const unsupportedError = error as Error & UnsupportedError
+  unsupportedError.feature = feature
+  unsupportedError.since = since
+  unsupportedError.reason = reason ?? `needs Linux ${since}`
+  return unsupportedError
 }
 
 /** Node's `AbortError` (`code: 'ABORT_ERR'`), with the signal's reason as `cause`. */

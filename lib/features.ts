@@ -5,7 +5,7 @@
  */
 import { native } from './binding'
 import { constants } from './constants'
-import { pidfsUnsupported, unsupported } from './errors'
+import { errnoException, pidfsUnsupported, unsupported } from './errors'
 import { getInfo, nameToHandle, openHandle } from './info'
 import { statx } from './stat'
 
@@ -70,11 +70,60 @@ export const featureInfo: Readonly<Record<FeatureName, { readonly since: string;
     selfPidfd: { since: '6.15', description: 'PIDFD_SELF_* sentinels' },
   })
 
-let cached: Features | undefined
+/**
+ * Why a feature is missing. `kernel`: the kernel does not know the call or flag. `blocked`:
+ * a seccomp filter or security policy refused the probe (EPERM, EACCES, or ENOSYS from a
+ * syscall this kernel is shown to have). `unsure`: ENOSYS from a syscall the kernel may
+ * lack. `failed`: any other errno.
+ */
+interface Missing {
+  readonly kind: 'kernel' | 'blocked' | 'unsure' | 'failed'
+  readonly code?: string
+  readonly syscall?: string
+}
+
+/** A probe's answer: supported, or why not. */
+type Verdict = true | Missing
+
+/** One probe of every feature, and whether it may be cached. */
+interface Probe {
+  readonly features: Features
+  readonly missing: Readonly<Partial<Record<FeatureName, Missing>>>
+  /** False when a probe ran out of a resource (fds, memory): the next call probes again. */
+  readonly stable: boolean
+}
+
+const KERNEL: Missing = Object.freeze({ kind: 'kernel' })
+
+/** Errnos with which sandboxes refuse a syscall: the feature is blocked, not absent. */
+const REFUSED = ['EPERM', 'EACCES']
+
+/** Errnos of a momentary shortage: a probe that fails so says nothing about the kernel. */
+const TRANSIENT = ['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EINTR']
+
+/**
+ * The first Linux release that has each syscall the probes make, for the ones newer than
+ * pidfds: ENOSYS from any other syscall can only come from a filter.
+ */
+const syscallSince: Readonly<Record<string, string>> = { pidfd_send_signal: '5.1', pidfd_open: '5.3', pidfd_getfd: '5.6' }
+
+let cached: Probe | undefined
+
+function current(): Probe {
+  if (cached !== undefined) return cached
+  const probed = probe()
+  if (probed.stable) cached = probed
+  return probed
+}
 
 /**
  * Probes the running kernel's pidfd features once (a handful of syscalls on a pidfd of
  * this process) and returns the cached answer afterwards.
+ *
+ * Never throws. A probe that a seccomp filter or sandbox refuses (EPERM, EACCES, ENOSYS
+ * from a syscall the kernel has) makes only its feature, and the features built on it,
+ * false; {@link unsupportedReason} says why. A probe that runs out of fds or memory makes
+ * its feature false for this call only: the next call probes again.
  *
  * @example
  * ```ts
@@ -82,84 +131,173 @@ let cached: Features | undefined
  * ```
  */
 export function features(): Features {
-  return (cached ??= probe())
+  return current().features
 }
 
 /**
- * Why `name` is unsupported here, in a few words (`'needs Linux 6.13'`, or
- * `'blocked (EPERM from pidfd_getfd)'` when a seccomp filter or sandbox refused the probe),
- * or undefined when it is supported.
+ * Why `name` is unsupported here, in a few words, or undefined when it is supported:
+ * - `'needs Linux 6.13'`: the kernel lacks it;
+ * - `'blocked (EPERM from pidfd_getfd)'`: a seccomp filter or sandbox refused the probe
+ *   (the errno and the syscall), whatever the kernel;
+ * - `'needs Linux 5.6 or blocked (ENOSYS from pidfd_getfd)'`: ENOSYS from a syscall this
+ *   kernel may lack, when no other probe showed it new enough to tell;
+ * - `'probe failed (EIO from statx)'`: any other error.
  */
 export function unsupportedReason(name: FeatureName): string | undefined {
-  if (features()[name]) return undefined
-  return `needs Linux ${featureInfo[name].since}`
+  const missing = current().missing[name]
+  return missing === undefined ? undefined : describeMissing(name, missing)
 }
 
-/** Throws `ERR_PIDFD_UNSUPPORTED` naming `name` unless the kernel has it. */
+function describeMissing(name: FeatureName, { kind, code, syscall }: Missing): string {
+  const { since } = featureInfo[name]
+  const cause = `${code} from ${syscall}`
+  if (kind === 'blocked') return `blocked (${cause})`
+  if (kind === 'unsure') return `needs Linux ${since} or blocked (${cause})`
+  if (kind === 'failed') return `probe failed (${cause})`
+  return `needs Linux ${since}`
+}
+
+/**
+ * Throws unless `name` is supported: `ERR_PIDFD_UNSUPPORTED` (`ERR_PIDFS_UNSUPPORTED` for
+ * pidfs) whose `reason` is {@link unsupportedReason}'s; or, when the probe merely ran out of
+ * fds or memory, that errno (EMFILE, ENOMEM...), as the call itself would have failed.
+ */
 export function requireFeature(name: FeatureName): void {
-  if (!features()[name]) {
-    if (name === 'pidfs') throw pidfsUnsupported()
-    const { description, since } = featureInfo[name]
-    throw unsupported(name, description, since)
+  const missing = current().missing[name]
+  if (missing === undefined) return
+  const { kind, code, syscall } = missing
+  if (kind === 'failed' && TRANSIENT.includes(code!)) throw errnoException(code!, syscall!, `probing for ${featureInfo[name].description}`)
+  const reason = kind === 'kernel' ? undefined : describeMissing(name, missing)
+  if (name === 'pidfs') throw pidfsUnsupported(reason)
+  const { description, since } = featureInfo[name]
+  throw unsupported(name, description, since, reason)
+}
+
+/**
+ * Runs one probe, which never throws: true if `attempt` succeeds (and does not return
+ * false) or fails with an errno in `yes`; the kernel lacks the feature if it returns false
+ * or fails with an errno in `no`; any other error says why the feature cannot be used.
+ */
+function attempt(run: () => unknown, no: readonly string[] = ['EINVAL'], yes: readonly string[] = []): Verdict {
+  try {
+    return run() === false ? KERNEL : true
+  } catch (error) {
+    const { code = String((error as Error).name), syscall = 'the probe' } = error as NodeJS.ErrnoException
+    if (yes.includes(code)) return true
+    if (no.includes(code)) return KERNEL
+    if (REFUSED.includes(code)) return { kind: 'blocked', code, syscall }
+    return { kind: code === 'ENOSYS' ? 'unsure' : 'failed', code, syscall }
   }
 }
 
 /**
- * True if `attempt` succeeds or fails with an errno in `yes`; false if the kernel answers
- * with one in `no` (it does not know the call or flag); other errors propagate.
+ * What a feature built on others gets from them: true if all are supported, else the first
+ * missing one's reason (a kernel that lacks a prerequisite lacks the feature too, and says
+ * so with the feature's own release).
  */
-function accepts(attempt: () => void, no = ['EINVAL'], yes: string[] = []): boolean {
-  try {
-    attempt()
-    return true
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? ''
-    if (yes.includes(code)) return true
-    if (no.includes(code)) return false
-    throw error
-  }
+function after(...prerequisites: Verdict[]): Verdict {
+  return prerequisites.find((verdict) => verdict !== true) ?? true
 }
 
-function probe(): Features {
-  let fd: number
-  try {
-    fd = native.pidfdOpen(process.pid, 0)
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    if (code !== 'ENOSYS' && code !== 'EPERM') throw error // EPERM: a seccomp filter forbids it
-    // No pidfds at all: every feature is missing.
-    return Object.freeze(Object.fromEntries(Object.keys(featureInfo).map((name) => [name, false])) as unknown as Features)
+/** {@link attempt}, once every prerequisite is supported. */
+function probeAfter(prerequisite: Verdict, run: () => unknown, no?: readonly string[], yes?: readonly string[]): Verdict {
+  return prerequisite === true ? attempt(run, no, yes) : prerequisite
+}
+
+function probe(): Probe {
+  let fd = -1
+  const opened = attempt(() => (fd = native.pidfdOpen(process.pid, 0)), [])
+  if (opened !== true) {
+    // No pidfd, no other probe: every feature is missing for the same reason.
+    return settle(Object.fromEntries(Object.keys(featureInfo).map((name) => [name, opened])) as Record<FeatureName, Verdict>, releaseWithoutPidfd())
   }
   try {
-    const openWith = (flags: number) => () => native.close(native.pidfdOpen(process.pid, flags))
-    const pidfs = native.fstatfs(fd) === constants.PID_FS_MAGIC
-    // Unknown ioctl: ENOTTY on anonymous-inode pidfds (before 6.9), EINVAL on pidfs before 6.13.
-    // One call answers both: the COREDUMP bit comes back on a live process from 6.16.
-    let infoMask = 0
-    const hasGetInfo = accepts(() => (infoMask = getInfo(fd, constants.PIDFD_INFO_PID | constants.PIDFD_INFO_COREDUMP).mask), ['ENOTTY', 'EINVAL'])
-    const infoCoredump = (infoMask & constants.PIDFD_INFO_COREDUMP) !== 0
-    const selfPidfd = accepts(() => native.pidfdSendSignal(constants.PIDFD_SELF_THREAD, 0, 0), ['EBADF'])
-    // ENOTSUP is Node's name for EOPNOTSUPP (both 95 on Linux).
-    const fileHandles = pidfs && accepts(() => native.nameToHandleAt(fd), ['ENOTSUP'])
-    return Object.freeze({
-      pidfd: true,
-      nonblock: accepts(openWith(constants.PIDFD_NONBLOCK)),
-      pidfs,
-      threadPidfd: accepts(openWith(constants.PIDFD_THREAD)),
-      signalScopes: accepts(() => native.pidfdSendSignal(fd, 0, constants.PIDFD_SIGNAL_THREAD_GROUP)),
-      statxIno: pidfs && (statx(fd, constants.STATX_INO).mask & constants.STATX_INO) !== 0,
-      // This process is not its own child: ECHILD once P_PIDFD is known, EINVAL before.
-      waitid: accepts(() => native.waitid(fd, constants.WEXITED | constants.WNOHANG), ['EINVAL'], ['ECHILD']),
-      getInfo: hasGetInfo,
-      infoExit: hasGetInfo && (infoCoredump || selfPidfd),
-      infoCoredump,
-      fileHandles,
-      pidfsRoot: fileHandles && accepts(() => native.close(openHandle(native.FD_PIDFS_ROOT, nameToHandle(fd))), ['EBADF']),
-      namespaces: accepts(() => native.close(native.pidfdGetNamespace(fd, 10)), ['ENOTTY', 'EINVAL'], ['ENOTSUP']),
-      getfd: accepts(() => native.close(native.pidfdGetfd(fd, fd)), ['ENOSYS']),
-      selfPidfd,
-    })
+    return settle(probeWith(fd), '5.3')
   } finally {
     native.close(fd)
   }
+}
+
+/**
+ * How new the kernel is shown to be by the calls that need no pidfd, to tell a pidfd_open
+ * (5.3) refused with ENOSYS from one the kernel lacks: pidfd_getfd (5.6) knows that fd -1 is
+ * bad, and PIDFD_SELF_THREAD (6.15) works.
+ */
+function releaseWithoutPidfd(): string {
+  if (attempt(() => native.pidfdSendSignal(constants.PIDFD_SELF_THREAD, 0, 0), ['EBADF']) === true) return '6.15'
+  if (attempt(() => native.pidfdGetfd(-1, 0), [], ['EBADF']) === true) return '5.6'
+  return '0.0'
+}
+
+/** Every probe but pidfd_open's, each isolated: one refused call leaves the others alone. */
+function probeWith(fd: number): Record<FeatureName, Verdict> {
+  const openWith = (flags: number) => () => native.close(native.pidfdOpen(process.pid, flags))
+  const pidfs = attempt(() => native.fstatfs(fd) === constants.PID_FS_MAGIC)
+  // Unknown ioctl: ENOTTY on anonymous-inode pidfds (before 6.9), EINVAL on pidfs before 6.13.
+  // One call answers both: the COREDUMP bit comes back on a live process from 6.16.
+  let infoMask = 0
+  const getInfoVerdict = attempt(() => (infoMask = getInfo(fd, constants.PIDFD_INFO_PID | constants.PIDFD_INFO_COREDUMP).mask), ['ENOTTY', 'EINVAL'])
+  const infoCoredump = probeAfter(getInfoVerdict, () => (infoMask & constants.PIDFD_INFO_COREDUMP) !== 0)
+  const selfPidfd = attempt(() => native.pidfdSendSignal(constants.PIDFD_SELF_THREAD, 0, 0), ['EBADF'])
+  // Both directions, or neither: a handle this process could make but never open again
+  // (open_by_handle_at refused) would advertise toHandle() for a fromHandle() that fails.
+  // ENOTSUP is Node's name for EOPNOTSUPP (both 95 on Linux): no pidfs handles before 6.14.
+  let handle: Buffer | undefined
+  const fileHandles = probeAfter(
+    pidfs,
+    () => {
+      handle = nameToHandle(fd)
+      native.close(openHandle(fd, handle))
+    },
+    ['ENOTSUP'],
+  )
+  return {
+    pidfd: true,
+    nonblock: attempt(openWith(constants.PIDFD_NONBLOCK)),
+    pidfs,
+    threadPidfd: attempt(openWith(constants.PIDFD_THREAD)),
+    signalScopes: attempt(() => native.pidfdSendSignal(fd, 0, constants.PIDFD_SIGNAL_THREAD_GROUP)),
+    statxIno: probeAfter(pidfs, () => (statx(fd, constants.STATX_INO).mask & constants.STATX_INO) !== 0),
+    // This process is not its own child: ECHILD once P_PIDFD is known, EINVAL before.
+    waitid: attempt(() => native.waitid(fd, constants.WEXITED | constants.WNOHANG), ['EINVAL'], ['ECHILD']),
+    getInfo: getInfoVerdict,
+    // PIDFD_INFO_EXIT is only ever set for a reaped process: what came in the same release
+    // (PIDFD_SELF_*, 6.15) or later (PIDFD_INFO_COREDUMP, 6.16) shows it is there.
+    infoExit: infoCoredump === true ? true : after(getInfoVerdict, selfPidfd),
+    infoCoredump,
+    fileHandles,
+    pidfsRoot: probeAfter(fileHandles, () => native.close(openHandle(native.FD_PIDFS_ROOT, handle!)), ['EBADF']),
+    namespaces: attempt(() => native.close(native.pidfdGetNamespace(fd, 10)), ['ENOTTY', 'EINVAL'], ['ENOTSUP']),
+    getfd: attempt(() => native.close(native.pidfdGetfd(fd, fd)), []),
+    selfPidfd,
+  }
+}
+
+/** Release `a` is at least `b` ('6.13' style). */
+function atLeast(a: string, b: string): boolean {
+  const [aMajor, aMinor] = a.split('.').map(Number) as [number, number]
+  const [bMajor, bMinor] = b.split('.').map(Number) as [number, number]
+  return aMajor > bMajor || (aMajor === bMajor && aMinor >= bMinor)
+}
+
+/**
+ * Turns verdicts into the cached answer. ENOSYS is ambiguous: a syscall older than the
+ * newest feature that worked (or older than pidfds) exists here, so a filter refused it.
+ */
+function settle(verdicts: Record<FeatureName, Verdict>, floor: string): Probe {
+  let newest = floor
+  for (const [name, verdict] of Object.entries(verdicts)) {
+    const { since } = featureInfo[name as FeatureName]
+    if (verdict === true && atLeast(since, newest)) newest = since
+  }
+  const missing: Partial<Record<FeatureName, Missing>> = {}
+  let stable = true
+  for (const [name, verdict] of Object.entries(verdicts) as [FeatureName, Verdict][]) {
+    if (verdict === true) continue
+    const exists = verdict.kind === 'unsure' && atLeast(newest, syscallSince[verdict.syscall!] ?? '0.0')
+    missing[name] = Object.freeze(exists ? { ...verdict, kind: 'blocked' } : verdict)
+    if (verdict.kind === 'failed' && TRANSIENT.includes(verdict.code!)) stable = false
+  }
+  const found = Object.fromEntries(Object.keys(verdicts).map((name) => [name, !(name in missing)]))
+  return { features: Object.freeze(found) as unknown as Features, missing: Object.freeze(missing), stable }
 }
