@@ -154,6 +154,41 @@ describe('exited for processes that are not our children', () => {
   })
 })
 
+describe('exited out of fds (EMFILE)', () => {
+  /**
+   * Runs `Pidfd.open(pid).exited` in a node limited to 128 fds that uses up every fd it
+   * has before the process exits, and gives back `freeAfterMs` later (never if undefined).
+   */
+  async function exitedWithoutFds(pid: number, freeAfterMs?: number): Promise<ExitStatus> {
+    const script = `
+      const fs = require('node:fs')
+      const { Pidfd } = require(${JSON.stringify(distEntry)})
+      Pidfd.open(${pid}).exited.then((status) => console.log(JSON.stringify(status)))
+      const held = []
+      try {
+        for (;;) held.push(fs.openSync('/dev/null', 'r'))
+      } catch (error) {
+        if (error.code !== 'EMFILE') throw error
+      }
+      ${freeAfterMs === undefined ? '' : `setTimeout(() => held.splice(0, 8).forEach((fd) => fs.closeSync(fd)), ${freeAfterMs})`}`
+    const child = start('/bin/sh', ['-c', 'ulimit -n 128 && exec "$0" -e "$1"', process.execPath, script])
+    return JSON.parse(await lineFrom(child, /^\{/))
+  }
+
+  it('reads a zombie non-child\'s status once fds free up, instead of settling as unavailable', async () => {
+    const shell = start('sh', ['-c', '(sleep 0.3; exit 7) & echo $!; exec sleep 30'])
+    const grandchild = Number(await lineFrom(shell, /^\d+$/))
+    expect(await exitedWithoutFds(grandchild, 1000)).toEqual({ code: 7, signal: null, signalNumber: null, coreDumped: false, source: 'procfs' })
+  })
+
+  it('gets the status of a non-child reaped later without any new fd (PIDFD_INFO_EXIT)', async () => {
+    if (!features().infoExit) return console.log('skipped: needs PIDFD_INFO_EXIT (Linux 6.15)')
+    const shell = start('sh', ['-c', `(sleep 0.3; exit 7) & echo $!; exec perl -e 'sleep 1.5; wait; sleep 30'`])
+    const grandchild = Number(await lineFrom(shell, /^\d+$/))
+    expect(await exitedWithoutFds(grandchild)).toEqual({ code: 7, signal: null, signalNumber: null, coreDumped: false, source: 'pidfd-info' })
+  })
+})
+
 describe('wait()', () => {
   it('rejects with AbortError when aborted, without disturbing other waits', async () => {
     const child = sleeper()
