@@ -35,7 +35,11 @@ export interface Features {
   readonly infoExit: boolean
   /** `PIDFD_INFO_COREDUMP`: whether and how a process dumped core (Linux 6.16). */
   readonly infoCoredump: boolean
-  /** `name_to_handle_at`/`open_by_handle_at` on pidfds: persistent process handles (Linux 6.14). */
+  /**
+   * `name_to_handle_at` and `open_by_handle_at` on pidfds: persistent process handles (Linux
+   * 6.14). Both directions or neither: where a sandbox refuses either call this is false, so
+   * that `toHandle()` is never offered for handles that `fromHandle()` cannot open here.
+   */
   readonly fileHandles: boolean
   /** `FD_PIDFS_ROOT`: opening a handle needs no other pidfd (Linux 6.17). */
   readonly pidfsRoot: boolean
