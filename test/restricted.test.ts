@@ -167,10 +167,10 @@ function run(argv: string[], options: RunOptions = {}): { status: number | null;
   return result
 }
 
-/** `seccomp ERRNO NR,... ` before argv: the listed syscalls fail with errno. */
-function refusing(errno: string, names: string[], argv: string[]): string[] {
+/** The launcher prefix `seccomp ERRNO NR,...`: the named syscalls fail with errno. */
+function refusing(errno: string, names: string[]): string[] {
   const errnoNumber = (os.constants.errno as Record<string, number>)[errno]!
-  return [seccomp, String(errnoNumber), names.map((name) => numbers![name]!).join(','), ...argv]
+  return [seccomp, String(errnoNumber), names.map((name) => numbers![name]!).join(',')]
 }
 
 /** The smoke script under `prefix` (a launcher), against the package in dir. */
@@ -234,7 +234,7 @@ const refusals: Refusal[] = [
 describe.skipIf(numbers === undefined)('one refused syscall costs only its feature', () => {
   describe.each(refusals)('$syscalls refused with $errno', (refusal) => {
     const { errno, lost, reason } = refusal
-    const prefix = () => refusing(errno, refusal.syscalls, [])
+    const prefix = () => refusing(errno, refusal.syscalls)
     const isLost = (name: FeatureName) => lost.includes(name) && unrestricted[name]
 
     it('features() does not throw and reports only the lost features missing, with the reason', { timeout: RUN_MS }, () => {
@@ -281,7 +281,7 @@ describe.skipIf(numbers === undefined)('one refused syscall costs only its featu
   // (lib/pidfd.ts) passes EPERM through and answers ENOSYS with its own "needs Linux 5.3"
   // error instead of asking requireFeature('pidfd'). Drop `.fails` once it does.
   it.fails.each(['EPERM', 'ENOSYS'] as const)('Pidfd.open throws ERR_PIDFD_UNSUPPORTED naming the block when pidfd_open gets %s', { timeout: RUN_MS }, (errno) => {
-    const report = smoke(refusing(errno, ['pidfd_open'], []))
+    const report = smoke(refusing(errno, ['pidfd_open']))
     expect(report.smoke.open, 'Pidfd.fromChildProcess').toMatchObject({ code: 'ERR_PIDFD_UNSUPPORTED', reason: expect.stringContaining(`blocked (${errno} from pidfd_open)`) })
     expect(report.refused.open, 'Pidfd.open').toMatchObject({ code: 'ERR_PIDFD_UNSUPPORTED', reason: expect.stringContaining(`blocked (${errno} from pidfd_open)`) })
   })
