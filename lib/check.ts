@@ -3,15 +3,19 @@
  * each on real processes, built on this package's public API.
  * @packageDocumentation
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
+import type { Readable, Writable } from 'node:stream'
 import { constants } from './constants'
-import { type FeatureName, featureInfo, features } from './features'
+import { type FeatureName, featureInfo, features, unsupportedReason } from './features'
 import { Pidfd } from './pidfd'
 
-/** The outcome of one check. */
-export type CheckStatus = 'pass' | 'fail' | 'unsupported'
+/**
+ * The outcome of one check. `error`: the check could not set itself up (a helper process
+ * could not start, fds ran out), which says nothing about the kernel.
+ */
+export type CheckStatus = 'pass' | 'fail' | 'unsupported' | 'error'
 
 /** One check's result, as `pidfd check --json` prints it. */
 export interface CheckResult {
@@ -23,9 +27,14 @@ export interface CheckResult {
   /** With `fail`: what the kernel should have done, and what it did. */
   expected?: string
   observed?: string
-  /** With `unsupported`: the missing feature and the first Linux release that has it. */
+  /** With `unsupported` for want of a kernel feature: the feature and the first Linux release that has it. */
   feature?: FeatureName
   since?: string
+  /**
+   * With `unsupported`: why, in a few words (`'needs Linux 6.13'`, `'blocked (EPERM from
+   * pidfd_getfd)'`); with `error`: what went wrong (`'EMFILE: spawn /usr/bin/node EMFILE'`).
+   */
+  reason?: string
   durationMs: number
 }
 
@@ -39,39 +48,136 @@ class CheckFailure extends Error {
   }
 }
 
+/** Thrown when a check cannot set itself up: it reports `error`, not `fail`. */
+class SetupError extends Error {}
+
+/** Errnos that say this machine ran out of something, not what the kernel does with pidfds. */
+const exhausted = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN'])
+
+/** `CODE: message` of an error (a spawn error's message already names the file). */
+function describe(error: unknown): string {
+  const { code, message } = error as NodeJS.ErrnoException
+  return code === undefined ? String(message ?? error) : `${code}: ${message}`
+}
+
 /** Fails unless observed equals expected (compared as JSON; bigints as strings). */
 function expectEqual(observed: unknown, expected: unknown, what = ''): void {
   const show = (value: unknown) => JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `${v}n` : v)) ?? String(value)
   if (show(observed) !== show(expected)) throw new CheckFailure(`${what}${show(expected)}`, `${what}${show(observed)}`)
 }
 
-/** Fails unless `attempt` throws an error with one of the codes. */
+/** Fails unless `attempt` throws an error with one of the codes (running out of fds is no failure). */
 function expectCode(attempt: () => unknown, codes: string[], what: string): void {
   try {
     attempt()
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? String(error)
     if (codes.includes(code)) return
+    if (exhausted.has(code)) throw error
     throw new CheckFailure(`${what} to fail with ${codes.join(' or ')}`, code)
   }
   throw new CheckFailure(`${what} to fail with ${codes.join(' or ')}`, 'success')
+}
+
+// Helpers run this very Node binary, never a PATH lookup: minimal containers have no
+// `sleep`, `true` or `sh`. Node takes ~110 ms to boot a script, so no check waits for a
+// helper's script unless it must: a process that exits is a sleeper killed at once, and a
+// bad option makes Node exit 9 within ~15 ms, before any script runs.
+
+/** Exits 9 at once: Node's exit status for a bad option. */
+const EXITS_9 = ['--pidfd-check-bad-option']
+/** Sleeps until killed at cleanup; gives up after 30 s, or once this process is gone (stdin closes). */
+const SLEEPS = ['-e', "setTimeout(() => {}, 30000); process.stdin.on('end', () => process.exit()).resume()"]
+/**
+ * Starts an {@link EXITS_9} child and prints its pid (or `error CODE`), then blocks reading
+ * stdin, so that the child stays an unreaped zombie until told (a line on stdin); then it
+ * reaps the child, as any parent would, and sleeps.
+ */
+const PARENT_OF_ZOMBIE = [
+  '-e',
+  `const child = require('node:child_process').spawn(process.execPath, ${JSON.stringify(EXITS_9)}, { stdio: 'ignore' })
+if (child.pid === undefined) child.on('error', (error) => { console.log('error ' + error.code); process.exit(1) })
+else {
+  console.log(child.pid)
+  if (require('node:fs').readSync(0, Buffer.alloc(1)) === 0) process.exit()
+  ${SLEEPS[1]}
+}`,
+]
+
+/** `process.execve` (Node 22.15+, 23.11+), when this Node has it. */
+const execve = (process as { execve?: (file: string, args: string[]) => never }).execve
+
+/**
+ * How a helper can exec after its pidfd is opened, and after a line on stdin: through
+ * `process.execve`, else through `/bin/sh` (by absolute path: not PATH); undefined if neither.
+ */
+function execer(): readonly string[] | undefined {
+  const then = [process.execPath, ...SLEEPS]
+  if (execve !== undefined) {
+    return [process.execPath, '-e', `process.stdin.once('data', () => process.execve(process.execPath, ${JSON.stringify(then)}))`]
+  }
+  try {
+    fs.accessSync('/bin/sh', fs.constants.X_OK)
+    return ['/bin/sh', '-c', 'read go && exec "$@"', 'sh', ...then]
+  } catch {
+    return undefined
+  }
+}
+
+/** The environment of helpers, without NODE_OPTIONS (a `--require` would slow every helper down). */
+function helperEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  return env
+}
+
+/** A helper process and a pidfd on it, opened before anything could reap it. */
+interface Helper {
+  child: ChildProcessByStdio<Writable, Readable, null> & { pid: number }
+  pidfd: Pidfd
 }
 
 /** Everything a check starts, so that it is cleaned up whatever happens. */
 class Scope {
   readonly children = new Set<ChildProcess>()
   readonly pidfds = new Set<Pidfd>()
+  /** Set by {@link Scope.cleanup}: a check that goes on afterwards (on SIGINT) starts nothing more. */
+  closed = false
 
-  /** Starts a child (argv as given, with stdin and stdout piped) and opens a pidfd on it. */
-  start(command: string, args: string[] = []): { child: ChildProcess & { pid: number }; pidfd: Pidfd } {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'ignore'] }) as ChildProcess & { pid: number }
+  /**
+   * Starts `argv` (this Node binary with `argv` as arguments, unless `file` says otherwise),
+   * stdin and stdout piped, and opens a pidfd on it.
+   * @throws SetupError if it cannot start (ENOENT, EMFILE, EAGAIN, ...), with the spawn
+   *   error's code and message.
+   */
+  async start(args: readonly string[], file = process.execPath): Promise<Helper> {
+    if (this.closed) throw new SetupError('interrupted')
+    let child: ChildProcessByStdio<Writable, Readable, null>
+    try {
+      child = spawn(file, args, { stdio: ['pipe', 'pipe', 'ignore'], env: helperEnv() })
+    } catch (error) {
+      throw new SetupError(describe(error)) // ENOMEM and the like are thrown, not emitted
+    }
     this.children.add(child)
-    return { child, pidfd: this.track(Pidfd.fromChildProcess(child)) }
+    // A child that could not start has no pid and gets an 'error' event on the next tick.
+    if (child.pid === undefined) {
+      const [error] = (await once(child, 'error')) as [Error]
+      throw new SetupError(describe(error))
+    }
+    child.stdin.on('error', () => {}) // EPIPE: the helper exited, as some are meant to
+    return { child: child as Helper['child'], pidfd: this.track(Pidfd.fromChildProcess(child)) }
   }
 
   /** A child that sleeps until the check is over. */
-  sleeper(): { child: ChildProcess & { pid: number }; pidfd: Pidfd } {
-    return this.start('sleep', ['30'])
+  sleeper(): Promise<Helper> {
+    return this.start(SLEEPS)
+  }
+
+  /** A child that exits at once: killed, which is quicker than any program ending itself. */
+  async exiting(): Promise<Helper> {
+    const helper = await this.sleeper()
+    helper.pidfd.sendSignal('SIGKILL')
+    return helper
   }
 
   track(pidfd: Pidfd): Pidfd {
@@ -79,16 +185,21 @@ class Scope {
     return pidfd
   }
 
+  /** Kills what the check started, waits until Node has reaped it, and closes every pidfd. */
   async cleanup(): Promise<void> {
-    for (const pidfd of this.pidfds) pidfd.close()
-    this.pidfds.clear()
-    const running = [...this.children].filter((c) => c.exitCode === null && c.signalCode === null)
+    this.closed = true
+    // Only a child with a pid is signalled: ChildProcess.kill() without one signals pid 0,
+    // our whole process group. One with a pid has not been reaped (Node reaps it and sets
+    // exitCode or signalCode at once), so its pid is still its own.
+    const running = [...this.children].filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null)
     for (const child of running) child.kill('SIGKILL')
     await Promise.all(running.map((child) => once(child, 'exit')))
+    for (const pidfd of this.pidfds) pidfd.close()
+    this.pidfds.clear()
   }
 }
 
-/** The first line a child prints. */
+/** The first line a child prints ('' if it prints none). */
 async function firstLine(child: ChildProcess): Promise<string> {
   let text = ''
   for await (const chunk of child.stdout!) {
@@ -118,6 +229,8 @@ interface Check {
   title: string
   /** The feature the check needs: without it the result is `unsupported`. */
   needs?: FeatureName
+  /** Why this process cannot run the check (not the kernel's doing), if it cannot: `unsupported`. */
+  unavailable?: () => string | undefined
   run(scope: Scope): void | Promise<void>
 }
 
@@ -140,7 +253,7 @@ export const checks: readonly Check[] = [
     title: 'pidfd_open() opens a zombie that has not been reaped',
     needs: 'pidfd',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('true')
+      const { child, pidfd } = await scope.exiting()
       blockUntilExited(pidfd)
       scope.track(Pidfd.open(child.pid)).close()
       await reaped(child)
@@ -151,7 +264,7 @@ export const checks: readonly Check[] = [
     title: 'pidfd_open() of a reaped process fails with ESRCH',
     needs: 'pidfd',
     run: async (scope) => {
-      const { child } = scope.start('true')
+      const { child } = await scope.exiting()
       await reaped(child)
       expectCode(() => Pidfd.open(child.pid), ['ESRCH'], 'opening a reaped pid')
     },
@@ -194,8 +307,8 @@ export const checks: readonly Check[] = [
     id: 'identity.same',
     title: 'two pidfds of one process share one inode',
     needs: 'pidfs',
-    run: (scope) => {
-      const { child, pidfd } = scope.sleeper()
+    run: async (scope) => {
+      const { child, pidfd } = await scope.sleeper()
       expectEqual(scope.track(Pidfd.open(child.pid)).id, pidfd.id, 'inode: ')
     },
   },
@@ -203,9 +316,9 @@ export const checks: readonly Check[] = [
     id: 'identity.different',
     title: 'pidfds of different processes have different inodes',
     needs: 'pidfs',
-    run: (scope) => {
-      const a = scope.sleeper().pidfd
-      const b = scope.sleeper().pidfd
+    run: async (scope) => {
+      const a = (await scope.sleeper()).pidfd
+      const b = (await scope.sleeper()).pidfd
       expectEqual(a.equals(b), false, 'equal: ')
     },
   },
@@ -214,7 +327,7 @@ export const checks: readonly Check[] = [
     title: 'the inode stays the same across exit and reap',
     needs: 'pidfs',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('true')
+      const { child, pidfd } = await scope.exiting()
       const id = pidfd.id
       await reaped(child)
       expectEqual(pidfd.stat().ino, id, 'inode after reap: ')
@@ -224,14 +337,20 @@ export const checks: readonly Check[] = [
     id: 'identity.exec',
     title: 'the inode stays the same across exec',
     needs: 'pidfs',
+    unavailable: () => (execer() === undefined ? 'needs process.execve (Node 22.15+) or /bin/sh' : undefined),
     run: async (scope) => {
-      const { child, pidfd } = scope.start('sh', ['-c', 'echo started; exec sleep 30'])
+      // The helper execs once told to, so the pidfd is opened before the exec; the exec
+      // shows as a new command line.
+      const [file, ...args] = execer()!
+      const { child, pidfd } = await scope.start(args, file)
       const id = pidfd.id
-      await firstLine(child)
+      const cmdline = () => fs.readFileSync(`/proc/${child.pid}/cmdline`, 'latin1')
+      const before = cmdline()
+      child.stdin.write('go\n')
       const deadline = Date.now() + 5000
-      while (fs.readFileSync(`/proc/${child.pid}/comm`, 'latin1').trim() !== 'sleep') {
+      while ([before, ''].includes(cmdline())) {
         if (Date.now() > deadline) throw new CheckFailure('exec', 'no exec within 5 s')
-        Atomics.wait(sleepCell, 0, 0, 1)
+        await new Promise((resolve) => setTimeout(resolve, 1))
       }
       expectEqual(scope.track(Pidfd.open(child.pid)).id, id, 'inode after exec: ')
     },
@@ -240,8 +359,8 @@ export const checks: readonly Check[] = [
     id: 'identity.process-id',
     title: 'a "PID:INODE" process id reopens exactly that process',
     needs: 'pidfs',
-    run: (scope) => {
-      const { pidfd } = scope.sleeper()
+    run: async (scope) => {
+      const { pidfd } = await scope.sleeper()
       expectEqual(scope.track(Pidfd.openProcessId(pidfd.processId)).equals(pidfd), true, 'equal: ')
     },
   },
@@ -250,7 +369,7 @@ export const checks: readonly Check[] = [
     title: 'a process id of a reaped process is refused with ESRCH',
     needs: 'pidfs',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('true')
+      const { child, pidfd } = await scope.exiting()
       const id = pidfd.processId
       await reaped(child)
       expectCode(() => Pidfd.openProcessId(id), ['ESRCH'], 'opening a reaped process id')
@@ -283,18 +402,19 @@ export const checks: readonly Check[] = [
     title: 'pidfd_send_signal() delivers a signal',
     needs: 'pidfd',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('sh', ['-c', 'trap "exit 7" USR1; echo ready; while :; do sleep 0.01; done'])
-      await firstLine(child)
-      pidfd.sendSignal('SIGUSR1')
-      expectEqual((await pidfd.wait({ timeout: 5000 })).code, 7, 'exit code after SIGUSR1: ')
+      // SIGUSR2 kills a Node that has no handler for it, whenever it arrives: no need to
+      // wait for the helper to boot.
+      const { pidfd } = await scope.sleeper()
+      pidfd.sendSignal('SIGUSR2')
+      expectEqual((await pidfd.wait({ timeout: 5000 })).signal, 'SIGUSR2', 'killed by: ')
     },
   },
   {
     id: 'signal.probe',
     title: 'signal 0 checks a live process and sends nothing',
     needs: 'pidfd',
-    run: (scope) => {
-      const { pidfd } = scope.sleeper()
+    run: async (scope) => {
+      const { pidfd } = await scope.sleeper()
       pidfd.sendSignal(0)
       expectEqual(pidfd.hasExited(), false, 'exited: ')
     },
@@ -304,7 +424,7 @@ export const checks: readonly Check[] = [
     title: 'a zombie still accepts (and ignores) signals',
     needs: 'pidfd',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('true')
+      const { child, pidfd } = await scope.exiting()
       blockUntilExited(pidfd)
       pidfd.sendSignal('SIGTERM')
       await reaped(child)
@@ -315,7 +435,7 @@ export const checks: readonly Check[] = [
     title: 'signalling a reaped process fails with ESRCH',
     needs: 'pidfd',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('true')
+      const { child, pidfd } = await scope.exiting()
       await reaped(child)
       expectCode(() => pidfd.sendSignal(0), ['ESRCH'], 'signalling after the reap')
     },
@@ -330,8 +450,8 @@ export const checks: readonly Check[] = [
     id: 'signal.scope-process-group',
     title: 'PIDFD_SIGNAL_PROCESS_GROUP on a process that leads no group fails with ESRCH',
     needs: 'signalScopes',
-    run: (scope) => {
-      const { pidfd } = scope.sleeper()
+    run: async (scope) => {
+      const { pidfd } = await scope.sleeper()
       expectCode(() => pidfd.sendSignal(0, { scope: 'process-group' }), ['ESRCH'], 'signalling its group')
     },
   },
@@ -340,9 +460,9 @@ export const checks: readonly Check[] = [
     title: 'a pidfd becomes readable when its process exits',
     needs: 'pidfd',
     run: async (scope) => {
-      const { child, pidfd } = scope.sleeper()
+      const { child, pidfd } = await scope.sleeper()
       expectEqual(pidfd.hasExited(), false, 'readable while running: ')
-      child.kill('SIGKILL')
+      pidfd.sendSignal('SIGKILL')
       blockUntilExited(pidfd)
       await reaped(child)
     },
@@ -352,7 +472,7 @@ export const checks: readonly Check[] = [
     title: 'the reap is visible: the pidfd reports no pid any more',
     needs: 'pidfd',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('true')
+      const { child, pidfd } = await scope.exiting()
       await reaped(child)
       expectEqual(pidfd.pid, null, 'pid after reap: ')
     },
@@ -362,11 +482,11 @@ export const checks: readonly Check[] = [
     title: 'waitid(P_PIDFD, WNOWAIT) reports a child’s exit without reaping it',
     needs: 'waitid',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('sh', ['-c', 'exit 5'])
+      const { child, pidfd } = await scope.start(EXITS_9)
       blockUntilExited(pidfd)
       const first = pidfd.waitid({ nowait: true, nohang: true })
       const again = pidfd.waitid({ nowait: true, nohang: true })
-      expectEqual([first?.kind, first?.code, again?.code], ['exited', 5, 5])
+      expectEqual([first?.kind, first?.code, again?.code], ['exited', 9, 9])
       await reaped(child)
     },
   },
@@ -380,9 +500,9 @@ export const checks: readonly Check[] = [
     id: 'waitid.stopped',
     title: 'waitid(P_PIDFD, WSTOPPED) reports a stopped child',
     needs: 'waitid',
-    run: (scope) => {
-      const { child, pidfd } = scope.sleeper()
-      child.kill('SIGSTOP')
+    run: async (scope) => {
+      const { pidfd } = await scope.sleeper()
+      pidfd.sendSignal('SIGSTOP')
       const deadline = Date.now() + 5000
       let stopped = null
       while ((stopped = pidfd.waitid({ stopped: true, exited: false, nohang: true })) === null) {
@@ -397,10 +517,10 @@ export const checks: readonly Check[] = [
     title: 'exited reports a child’s exit code and leaves Node its exit event',
     needs: 'waitid',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('sh', ['-c', 'exit 3'])
+      const { child, pidfd } = await scope.start(EXITS_9)
       const fromNode = once(child, 'exit')
       const status = await pidfd.wait({ timeout: 5000 })
-      expectEqual([status.code, (await fromNode)[0]], [3, 3])
+      expectEqual([status.code, (await fromNode)[0]], [9, 9])
     },
   },
   {
@@ -408,7 +528,7 @@ export const checks: readonly Check[] = [
     title: 'exited reports death by a signal',
     needs: 'waitid',
     run: async (scope) => {
-      const { pidfd } = scope.sleeper()
+      const { pidfd } = await scope.sleeper()
       pidfd.sendSignal('SIGKILL')
       expectEqual((await pidfd.wait({ timeout: 5000 })).signal, 'SIGKILL')
     },
@@ -418,17 +538,19 @@ export const checks: readonly Check[] = [
     title: 'exited reports the status of a process its own parent reaped (PIDFD_INFO_EXIT)',
     needs: 'infoExit',
     run: async (scope) => {
-      // The grandchild exits once told to (after it is opened); the shell reaps it. Caught
-      // as a zombie first, exited may take the status from /proc: then ask the kernel again
-      // once the shell has reaped it.
-      const { child } = scope.start('sh', ['-c', 'exec 3<&0; (read go <&3; exit 9) & echo $!; wait; exec sleep 30'])
-      const grandchild = scope.track(Pidfd.open(Number(await firstLine(child))))
+      // The grandchild exits at once; its parent, a helper, reaps it once told to (after it
+      // is opened). Caught as a zombie, exited may take the status from /proc: then ask the
+      // kernel again once the helper has reaped it.
+      const { child } = await scope.start(PARENT_OF_ZOMBIE)
+      const line = await firstLine(child)
+      if (!/^\d+$/.test(line)) throw new SetupError(`the helper could not start its child: ${line || 'no output'}`)
+      const grandchild = scope.track(Pidfd.open(Number(line)))
       child.stdin!.write('go\n')
       const status = await grandchild.wait({ timeout: 5000 })
       expectEqual(status.code, 9, 'exit code: ')
       const deadline = Date.now() + 5000
       while (grandchild.pid !== null) {
-        if (Date.now() > deadline) throw new CheckFailure('the shell to reap it', 'not reaped within 5 s')
+        if (Date.now() > deadline) throw new CheckFailure('its parent to reap it', 'not reaped within 5 s')
         Atomics.wait(sleepCell, 0, 0, 1)
       }
       expectEqual(grandchild.info().exit?.code, 9, 'PIDFD_INFO_EXIT code after the reap: ')
@@ -448,10 +570,10 @@ export const checks: readonly Check[] = [
     title: 'PIDFD_GET_INFO reports the exit status once reaped, and no pid',
     needs: 'infoExit',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('sh', ['-c', 'exit 6'])
+      const { child, pidfd } = await scope.start(EXITS_9)
       await reaped(child)
       const info = pidfd.info()
-      expectEqual([info.exit?.code, info.pid], [6, undefined])
+      expectEqual([info.exit?.code, info.pid], [9, undefined])
     },
   },
   {
@@ -464,8 +586,8 @@ export const checks: readonly Check[] = [
     id: 'handle.round-trip',
     title: 'a pidfs file handle reopens the same process',
     needs: 'fileHandles',
-    run: (scope) => {
-      const { pidfd } = scope.sleeper()
+    run: async (scope) => {
+      const { pidfd } = await scope.sleeper()
       expectEqual(scope.track(Pidfd.fromHandle(pidfd.toHandle())).equals(pidfd), true, 'equal: ')
     },
   },
@@ -474,7 +596,7 @@ export const checks: readonly Check[] = [
     title: 'the file handle of a reaped process fails with ESTALE',
     needs: 'fileHandles',
     run: async (scope) => {
-      const { child, pidfd } = scope.start('true')
+      const { child, pidfd } = await scope.exiting()
       const handle = pidfd.toHandle()
       await reaped(child)
       expectCode(() => Pidfd.fromHandle(handle), ['ESTALE'], 'opening the handle')
@@ -484,8 +606,8 @@ export const checks: readonly Check[] = [
     id: 'namespace.net',
     title: 'PIDFD_GET_NET_NAMESPACE opens the namespace /proc/PID/ns/net shows',
     needs: 'namespaces',
-    run: (scope) => {
-      const { child, pidfd } = scope.sleeper()
+    run: async (scope) => {
+      const { child, pidfd } = await scope.sleeper()
       const fd = pidfd.namespace('net')
       try {
         expectEqual(fs.fstatSync(fd).ino, fs.statSync(`/proc/${child.pid}/ns/net`).ino, 'inode: ')
@@ -512,30 +634,50 @@ export const checks: readonly Check[] = [
 
 /** The scope of the check running now, for {@link abortChecks}. */
 let running: Scope | undefined
+/** Set by {@link abortChecks}: {@link runChecks} starts no further check. */
+let aborted = false
 
-/** Kills and closes what the running check started (on SIGINT): nothing is left behind. */
+/**
+ * Kills and closes what the running check started (on SIGINT), and starts nothing more:
+ * nothing is left behind. Only processes the checks started are ever signalled.
+ */
 export async function abortChecks(): Promise<void> {
+  aborted = true
   await running?.cleanup()
+}
+
+/** What a check that threw reports: `error` when it could not set itself up, else `fail`. */
+function outcome(error: unknown): Pick<CheckResult, 'status' | 'expected' | 'observed' | 'reason'> {
+  if (error instanceof CheckFailure) return { status: 'fail', expected: error.expected, observed: error.observed }
+  if (error instanceof SetupError || exhausted.has((error as NodeJS.ErrnoException).code ?? '')) {
+    return { status: 'error', reason: error instanceof SetupError ? error.message : describe(error) }
+  }
+  return { status: 'fail', expected: 'no error', observed: String((error as Error).message ?? error) }
 }
 
 /** Runs every check in order, each cleaned up whatever happens; reports each as it ends. */
 export async function runChecks(onResult?: (result: CheckResult) => void): Promise<CheckResult[]> {
   const found = features()
   const results: CheckResult[] = []
+  aborted = false
   for (const check of checks) {
+    if (aborted) break
     const started = process.hrtime.bigint()
     const base = { id: check.id, title: check.title }
+    const unavailable = check.unavailable?.()
     let result: CheckResult
     if (check.needs !== undefined && !found[check.needs]) {
-      result = { ...base, status: 'unsupported', feature: check.needs, since: featureInfo[check.needs].since, durationMs: 0 }
+      const { since } = featureInfo[check.needs]
+      result = { ...base, status: 'unsupported', feature: check.needs, since, reason: unsupportedReason(check.needs)!, durationMs: 0 }
+    } else if (unavailable !== undefined) {
+      result = { ...base, status: 'unsupported', reason: unavailable, durationMs: 0 }
     } else {
       const scope = (running = new Scope())
       try {
         await check.run(scope)
         result = { ...base, status: 'pass', durationMs: 0 }
       } catch (error) {
-        const failure = error instanceof CheckFailure ? error : new CheckFailure('no error', String((error as Error).message ?? error))
-        result = { ...base, status: 'fail', expected: failure.expected, observed: failure.observed, durationMs: 0 }
+        result = { ...base, ...outcome(error), durationMs: 0 }
       } finally {
         await scope.cleanup()
         running = undefined

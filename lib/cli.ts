@@ -102,21 +102,30 @@ function xmlEscape(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`)
 }
 
+/** Why a check is unsupported or an error, in a few words. */
+function why(r: CheckResult): string {
+  return r.feature === undefined ? (r.reason ?? '') : `${r.feature}: ${r.reason ?? `needs Linux ${r.since}`}`
+}
+
+function count(results: CheckResult[], status: CheckResult['status']): number {
+  return results.filter((r) => r.status === status).length
+}
+
 function junit(results: CheckResult[], seconds: number): string {
-  const failures = results.filter((r) => r.status === 'fail').length
-  const skipped = results.filter((r) => r.status === 'unsupported').length
   const cases = results.map((r) => {
     const open = `    <testcase classname="pidfd.${xmlEscape(r.id.split('.')[0]!)}" name="${xmlEscape(r.id)}" time="${(r.durationMs / 1000).toFixed(3)}"`
-    if (r.status === 'pass') return `${open}/>`
-    const body =
-      r.status === 'fail'
-        ? `<failure message="${xmlEscape(`expected ${r.expected}, observed ${r.observed}`)}">${xmlEscape(r.title)}</failure>`
-        : `<skipped message="${xmlEscape(`unsupported: needs ${r.feature} (Linux ${r.since})`)}"/>`
-    return `${open}>\n      ${body}\n    </testcase>`
+    const body = {
+      pass: undefined,
+      fail: `<failure message="${xmlEscape(`expected ${r.expected}, observed ${r.observed}`)}">${xmlEscape(r.title)}</failure>`,
+      error: `<error message="${xmlEscape(r.reason ?? '')}">${xmlEscape(r.title)}</error>`,
+      unsupported: `<skipped message="${xmlEscape(`unsupported: ${why(r)}`)}"/>`,
+    }[r.status]
+    return body === undefined ? `${open}/>` : `${open}>\n      ${body}\n    </testcase>`
   })
+  const counts = `tests="${results.length}" failures="${count(results, 'fail')}" errors="${count(results, 'error')}" skipped="${count(results, 'unsupported')}"`
   return (
     `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites>\n` +
-    `  <testsuite name="pidfd check (Linux ${xmlEscape(os.release())})" tests="${results.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds.toFixed(3)}">\n` +
+    `  <testsuite name="pidfd check (Linux ${xmlEscape(os.release())})" ${counts} time="${seconds.toFixed(3)}">\n` +
     `${cases.join('\n')}\n  </testsuite>\n</testsuites>\n`
   )
 }
@@ -124,29 +133,33 @@ function junit(results: CheckResult[], seconds: number): string {
 function tap(results: CheckResult[]): string {
   const lines = ['TAP version 14', `1..${results.length}`]
   results.forEach((r, i) => {
-    if (r.status === 'pass') lines.push(`ok ${i + 1} - ${r.id}: ${r.title}`)
-    else if (r.status === 'unsupported') lines.push(`ok ${i + 1} - ${r.id}: ${r.title} # SKIP needs ${r.feature} (Linux ${r.since})`)
-    else lines.push(`not ok ${i + 1} - ${r.id}: ${r.title}`, '  ---', `  expected: ${JSON.stringify(r.expected)}`, `  observed: ${JSON.stringify(r.observed)}`, '  ...')
+    const name = `${i + 1} - ${r.id}: ${r.title}`
+    if (r.status === 'pass') lines.push(`ok ${name}`)
+    else if (r.status === 'unsupported') lines.push(`ok ${name} # SKIP ${why(r)}`)
+    else if (r.status === 'error') lines.push(`not ok ${name}`, '  ---', `  error: ${JSON.stringify(r.reason)}`, '  ...')
+    else lines.push(`not ok ${name}`, '  ---', `  expected: ${JSON.stringify(r.expected)}`, `  observed: ${JSON.stringify(r.observed)}`, '  ...')
   })
   return `${lines.join('\n')}\n`
 }
 
 function table(results: CheckResult[], color: boolean): string {
   const paint = (code: number, text: string) => (color ? `\x1b[${code}m${text}\x1b[0m` : text)
-  const label = { pass: paint(32, 'pass       '), fail: paint(31, 'FAIL       '), unsupported: paint(33, 'unsupported') }
+  const label = { pass: paint(32, 'pass       '), fail: paint(31, 'FAIL       '), error: paint(31, 'ERROR      '), unsupported: paint(33, 'unsupported') }
   const lines = [`pidfd ${version()} check on Linux ${os.release()} (${process.arch}), Node ${process.version}`, '']
+  const indent = ' '.repeat(12)
   for (const r of results) {
     let detail = r.title
-    if (r.status === 'fail') detail += `\n${' '.repeat(12)}expected ${r.expected}\n${' '.repeat(12)}observed ${r.observed}`
-    if (r.status === 'unsupported') detail += ` (needs ${r.feature}, Linux ${r.since})`
+    if (r.status === 'fail') detail += `\n${indent}expected ${r.expected}\n${indent}observed ${r.observed}`
+    if (r.status === 'error') detail += `\n${indent}could not run: ${r.reason}`
+    if (r.status === 'unsupported') detail += ` (${why(r)})`
     lines.push(`${label[r.status]} ${r.id.padEnd(28)} ${detail}`)
   }
-  const count = (status: string) => results.filter((r) => r.status === status).length
   const found = features()
   const missing = (Object.keys(featureInfo) as FeatureName[]).filter((name) => !found[name])
+  const errors = count(results, 'error')
   lines.push(
     '',
-    `${count('pass')} passed, ${count('fail')} failed, ${count('unsupported')} unsupported`,
+    `${count(results, 'pass')} passed, ${count(results, 'fail')} failed, ${count(results, 'unsupported')} unsupported${errors > 0 ? `, ${errors} could not run` : ''}`,
     missing.length === 0 ? 'features: all supported' : `features missing: ${missing.map((name) => `${name} (Linux ${featureInfo[name].since})`).join(', ')}`,
   )
   return `${lines.join('\n')}\n`
@@ -177,7 +190,7 @@ async function check(argv: string[]): Promise<number> {
     if (name in featureInfo) return !found[name as FeatureName]
     return results.find((r) => r.id === name)!.status !== 'pass'
   })
-  const failed = results.some((r) => r.status === 'fail')
+  const failed = results.some((r) => r.status === 'fail' || r.status === 'error')
   if (values.junit !== undefined) fs.writeFileSync(values.junit, junit(results, seconds))
   if (values.json) {
     const report = {
@@ -192,9 +205,10 @@ async function check(argv: string[]): Promise<number> {
       ),
       summary: {
         total: results.length,
-        pass: results.filter((r) => r.status === 'pass').length,
-        fail: results.filter((r) => r.status === 'fail').length,
-        unsupported: results.filter((r) => r.status === 'unsupported').length,
+        pass: count(results, 'pass'),
+        fail: count(results, 'fail'),
+        unsupported: count(results, 'unsupported'),
+        error: count(results, 'error'),
       },
       checks: results,
       required,

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Pidfd, featureInfo, features } from '../lib'
-import { killChildren, root, sleeper } from './helpers'
+import { killChildren, root, scaled, sleeper, until } from './helpers'
 
 afterEach(killChildren)
 
@@ -15,6 +15,32 @@ const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
 
 function cli(args: string[], env: NodeJS.ProcessEnv = process.env) {
   return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env, timeout: 30_000 })
+}
+
+/** The pids of processes that have not exited (zombies are left out). */
+function living(pids: number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
+    } catch {
+      return false
+    }
+  })
+}
+
+/** Whether process `holder` has a pidfd open on process `target` (read from /proc, not the library). */
+function holdsPidfdOn(holder: number, target: number): boolean {
+  try {
+    return fs.readdirSync(`/proc/${holder}/fd`).some((fd) => {
+      try {
+        return fs.readlinkSync(`/proc/${holder}/fd/${fd}`) === 'anon_inode:[pidfd]' && new RegExp(`^Pid:\\s+${target}$`, 'm').test(fs.readFileSync(`/proc/${holder}/fdinfo/${fd}`, 'latin1'))
+      } catch {
+        return false
+      }
+    })
+  } catch {
+    return false
+  }
 }
 
 /** Pids of processes whose environment carries this marker (the CLI's children inherit it). */
@@ -32,6 +58,47 @@ function processesMarked(marker: string): number[] {
     .map(Number)
 }
 
+/**
+ * Runs `command` (bash, with $NODE and $BIN set) in a new session and process group, next
+ * to a sentinel `sleep` in that same group, its stdout going to a file. Anything that
+ * signals the group (kill(0, ...)) kills bash and the sentinel: then `survived` is false.
+ */
+function besideSentinel(command: string, env: NodeJS.ProcessEnv = {}) {
+  const file = path.join(os.tmpdir(), `pidfd-cli-${process.pid}-${Date.now()}.out`)
+  const script = `sleep 1000 & sentinel=$!
+${command} > "$OUT" 2> "$OUT.err"
+echo "exit=$?"
+kill -0 "$sentinel" && echo survived
+kill "$sentinel"`
+  try {
+    const result = spawnSync('setsid', ['--wait', 'bash', '-c', script], {
+      encoding: 'utf8',
+      env: { ...process.env, ...env, NODE: process.execPath, BIN: bin, OUT: file },
+      timeout: scaled(60_000),
+    })
+    const read = (name: string) => (fs.existsSync(name) ? fs.readFileSync(name, 'utf8') : '')
+    const status = /^exit=(\d+)$/m.exec(result.stdout)
+    return {
+      status: status === null ? null : Number(status[1]),
+      survived: /^survived$/m.test(result.stdout),
+      stdout: read(file),
+      stderr: read(`${file}.err`),
+      shell: result,
+    }
+  } finally {
+    fs.rmSync(file, { force: true })
+    fs.rmSync(`${file}.err`, { force: true })
+  }
+}
+
+/** Whether this test may hide /bin/sh from the CLI (a private mount namespace), and it would matter. */
+const canHideShell = !('execve' in process) && spawnSync('unshare', ['--mount', 'true']).status === 0
+
+/** `text` as a literal inside a RegExp. */
+const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+type Report = { summary: Record<string, number>; checks: { id: string; status: string; reason?: string; observed?: string }[] }
+
 describe('pidfd check', () => {
   it('is the package bin', () => {
     expect(path.join(root, pkg.bin.pidfd!)).toBe(bin)
@@ -40,11 +107,11 @@ describe('pidfd check', () => {
   it('--json follows the documented schema, and every check passes or is unsupported here', () => {
     const started = Date.now()
     const result = cli(['check', '--json'])
-    expect(Date.now() - started).toBeLessThan(5_000)
+    expect(Date.now() - started).toBeLessThan(scaled(5_000))
     expect(result.status, result.stdout.slice(0, 3000) + result.stderr).toBe(0)
     const report = JSON.parse(result.stdout)
     expect(report).toMatchObject({ schema: 'pidfd-check/1', kernel: os.release(), arch: process.arch, node: process.version, pidfd: pkg.version })
-    expect(report.durationMs).toBeLessThan(2_000)
+    expect(report.durationMs).toBeLessThan(scaled(2_000))
     expect(Object.keys(report.features).sort()).toEqual(Object.keys(featureInfo).sort())
     for (const [name, feature] of Object.entries(report.features) as [keyof typeof featureInfo, { supported: boolean; since: string }][]) {
       expect(feature.supported, name).toBe(features()[name])
@@ -57,13 +124,17 @@ describe('pidfd check', () => {
       expect(['pass', 'unsupported'], `${check.id}: ${check.expected} / ${check.observed}`).toContain(check.status)
       expect(typeof check.title).toBe('string')
       expect(typeof check.durationMs).toBe('number')
-      if (check.status === 'unsupported') expect(Object.keys(featureInfo)).toContain(check.feature)
+      if (check.status === 'unsupported') {
+        expect(typeof check.reason).toBe('string')
+        if (check.feature !== undefined) expect(Object.keys(featureInfo)).toContain(check.feature)
+      }
     }
     expect(report.summary).toEqual({
       total: report.checks.length,
       pass: report.checks.filter((c: { status: string }) => c.status === 'pass').length,
       fail: 0,
       unsupported: report.checks.filter((c: { status: string }) => c.status === 'unsupported').length,
+      error: 0,
     })
   })
 
@@ -105,21 +176,88 @@ describe('pidfd check', () => {
     if (missing !== undefined) expect(cli(['check', '--require', missing]).status).toBe(1)
   })
 
+  it('needs nothing on PATH and signals nothing it did not start (env -i PATH=/nonexistent, a sentinel in its process group)', () => {
+    const run = besideSentinel('env -i PATH=/nonexistent "$NODE" "$BIN" check --json')
+    expect(run.survived, `${run.shell.stdout}${run.shell.stderr}${run.stderr}`).toBe(true)
+    expect(run.status, run.stdout.slice(0, 3000) + run.stderr).toBe(0)
+    const report = JSON.parse(run.stdout) as Report
+    for (const check of report.checks) expect(['pass', 'unsupported'], `${check.id}: ${check.reason ?? check.observed}`).toContain(check.status)
+  })
+
+  it('reports a check whose helper cannot start as an error, with the reason, still prints a report, and signals nothing (EMFILE under ulimit -n)', () => {
+    // The lowest fd limit at which Node can start the CLI at all leaves too few fds to
+    // spawn a helper (its pipes): some check then cannot set itself up.
+    const limited = (limit: number, args: string) => {
+      const run = besideSentinel(`ulimit -n ${limit}; "$NODE" "$BIN" check ${args}`, { JUNIT: junitFile })
+      expect(run.survived, `ulimit -n ${limit}: ${run.shell.stdout}${run.shell.stderr}${run.stderr}`).toBe(true)
+      return run
+    }
+    const junitFile = path.join(os.tmpdir(), `pidfd-junit-emfile-${process.pid}.xml`)
+    let limit = 15
+    let run
+    do run = limited(++limit, '--json')
+    while (run.stdout === '' && limit < 64) // Node itself could not start with so few fds
+    expect(run.status, run.stderr).toBe(1)
+    const report = JSON.parse(run.stdout) as Report
+    const errors = report.checks.filter((c) => c.status === 'error')
+    expect(errors.length).toBeGreaterThan(0)
+    for (const check of errors) expect(check.reason).toMatch(/^EMFILE: /)
+    for (const check of report.checks) expect(['pass', 'unsupported', 'error']).toContain(check.status)
+    expect(report.summary.error).toBe(errors.length)
+
+    // The other formats show the reason too (one fd more for the JUnit file).
+    try {
+      const tap = limited(limit + 1, '--tap --junit "$JUNIT"')
+      expect(tap.status).toBe(1)
+      expect(tap.stdout).toMatch(/^not ok \d+ - [a-z.-]+: .*\n {2}---\n {2}error: "EMFILE: /m)
+      expect(fs.readFileSync(junitFile, 'utf8')).toMatch(/errors="[1-9]\d*"[^]*<error message="EMFILE: /)
+      const table = limited(limit, '')
+      expect(table.status).toBe(1)
+      expect(table.stdout).toMatch(/^ERROR {7}[a-z.-]+ +.*\n {12}could not run: EMFILE: /m)
+      expect(table.stdout).toMatch(/\d+ passed, 0 failed, \d+ unsupported, [1-9]\d* could not run\n/)
+    } finally {
+      fs.rmSync(junitFile, { force: true })
+    }
+  })
+
+  it.skipIf(!canHideShell)('reports a check this process cannot run as unsupported, with the reason, in every format (no process.execve, no /bin/sh)', () => {
+    const junitFile = path.join(os.tmpdir(), `pidfd-junit-unsupported-${process.pid}.xml`)
+    // A private mount namespace in which /bin/sh is /dev/null: not executable.
+    const hidden = (args: string) =>
+      spawnSync('unshare', ['--mount', 'bash', '-c', `mount --bind /dev/null /bin/sh && exec "$NODE" "$BIN" check ${args}`], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE: process.execPath, BIN: bin, JUNIT: junitFile },
+        timeout: scaled(30_000),
+      })
+    const reason = 'needs process.execve (Node 22.15+) or /bin/sh'
+    try {
+      const json = hidden('--json')
+      expect(json.status, json.stderr).toBe(0)
+      const report = JSON.parse(json.stdout) as Report
+      expect(report.checks.find((c) => c.id === 'identity.exec')).toMatchObject({ status: 'unsupported', reason })
+      const tap = hidden('--tap --junit "$JUNIT"')
+      expect(tap.stdout).toMatch(new RegExp(`^ok \\d+ - identity\\.exec: .* # SKIP ${escape(reason)}$`, 'm'))
+      expect(fs.readFileSync(junitFile, 'utf8')).toMatch(new RegExp(`name="identity.exec"[^>]*>\\s*<skipped message="unsupported: ${escape(reason)}"/>`))
+      expect(hidden('').stdout).toMatch(new RegExp(`^unsupported identity\\.exec +.* \\(${escape(reason)}\\)$`, 'm'))
+    } finally {
+      fs.rmSync(junitFile, { force: true })
+    }
+  })
+
   it('leaves no process behind, even when interrupted with SIGINT', async () => {
     const marker = `PIDFD_CHECK_TEST=${process.pid}-${Date.now()}`
     const [key, value] = marker.split('=') as [string, string]
     const child = spawn(process.execPath, [bin, 'check'], { env: { ...process.env, [key]: value }, stdio: 'ignore' })
-    await new Promise((resolve) => setTimeout(resolve, 150))
+    // Listen before any wait: the run may be over in a few hundred ms.
+    const exited = once(child, 'exit')
+    expect(child.pid).toBeDefined() // a ChildProcess without a pid must never be signalled
+    // Interrupt it while one of its checks has a helper running.
+    await until(() => child.exitCode !== null || processesMarked(marker).some((pid) => pid !== child.pid), 'a helper of pidfd check', scaled(10_000))
     child.kill('SIGINT')
-    const [code, signal] = await once(child, 'exit')
-    expect(code === 130 || code === 0 || signal === 'SIGINT').toBe(true)
-    expect(processesMarked(marker).filter((pid) => {
-      try {
-        return !/\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'))
-      } catch {
-        return false
-      }
-    })).toEqual([])
+    const [code, signal] = await exited
+    expect([code, signal]).toEqual([130, null])
+    // A helper's own child exits by itself within ms; nothing may stay longer.
+    await until(() => living(processesMarked(marker)).length === 0, 'no process left behind', scaled(1_000))
   })
 })
 
@@ -143,11 +281,14 @@ describe('pidfd id, info, wait, kill', () => {
     const target = sleeper()
     using pidfd = Pidfd.open(target.pid)
     const waiter = spawn(process.execPath, [bin, 'wait', pidfd.processId], { stdio: ['ignore', 'pipe', 'inherit'] })
+    // Listen before any wait, and kill the target only once the waiter holds a pidfd on it.
+    const exited = once(waiter, 'exit')
     let output = ''
     waiter.stdout.on('data', (chunk) => (output += chunk))
-    await new Promise((resolve) => setTimeout(resolve, 300))
-    target.kill('SIGKILL')
-    const [code] = await once(waiter, 'exit')
+    expect(waiter.pid).toBeDefined()
+    await until(() => waiter.exitCode !== null || holdsPidfdOn(waiter.pid!, target.pid), 'the waiter to open its target', scaled(10_000))
+    pidfd.sendSignal('SIGKILL')
+    const [code] = await exited
     expect(code).toBe(0)
     expect(output).toBe(`${pidfd.processId} killed by SIGKILL\n`)
   })
@@ -162,8 +303,9 @@ describe('pidfd id, info, wait, kill', () => {
   it('kill signals a process by PID:INODE', async () => {
     const target = sleeper()
     using pidfd = Pidfd.open(target.pid)
+    const exited = once(target, 'exit')
     expect(cli(['kill', '-s', 'KILL', pidfd.processId]).status).toBe(0)
-    await once(target, 'exit')
+    await exited
     expect(target.signalCode).toBe('SIGKILL')
   })
 
