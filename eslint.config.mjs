@@ -6,7 +6,7 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    files: ['bench/**/*.js', 'test/kernels/*.js'],
+    files: ['bench/**/*.js', 'test/kernels/*.js', 'test/fixtures/*.js'],
     languageOptions: {
       sourceType: 'commonjs',
       globals: {

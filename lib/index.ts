@@ -25,7 +25,7 @@ export {
 export type { PidfdInfo, CoredumpInfo } from './info'
 export { ZOMBIE_WAIT_MS } from './exit'
 export type { ExitStatus, ExitStatusSource } from './status'
-export { features, featureInfo, type Features, type FeatureName } from './features'
+export { features, featureInfo, unsupportedReason, type Features, type FeatureName } from './features'
 export { constants } from './constants'
 export { PidfdStats, type StatxResult, type DeviceNumber } from './stat'
 export type { SignalScope } from './signals'

@@ -16,13 +16,12 @@ import {
   outOfRange,
   pidfdClosed,
   timeoutError,
-  unsupported,
 } from './errors'
 import { currentPid, ExitTracker, pollExited } from './exit'
 import { fromSiginfo, type ExitStatus } from './status'
 import { fdinfoPid, isAnonPidfd } from './fdinfo'
 import { getInfo, HANDLE_LENGTH, INFO_MASK, nameToHandle, openHandle, type PidfdInfo } from './info'
-import { features, featureInfo, requireFeature } from './features'
+import { features, requireFeature } from './features'
 import { type SignalScope, signalName, toScopeFlag, toSignalNumber } from './signals'
 import { fstat, fstatIdentity, type PidfdStats, statx, type StatxResult } from './stat'
 import { INT32_MAX, validateBoolean, validateInteger, validateOptions } from './validate'
@@ -236,9 +235,10 @@ export class Pidfd implements Disposable {
     try {
       fd = native.pidfdOpen(pid, flags)
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOSYS') {
-        throw unsupported('pidfd', featureInfo.pidfd.description, featureInfo.pidfd.since)
-      }
+      // pidfd_open has no EPERM of its own: both mean a kernel without it or a filter refusing
+      // it, which the probe tells apart.
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'ENOSYS' || code === 'EPERM') requireFeature('pidfd')
       throw error
     }
     return new Pidfd(kCreate, fd, pid)

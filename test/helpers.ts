@@ -28,7 +28,9 @@ export function sleeper(): ChildProcess & { pid: number } {
 
 /** Kills every child still running; use in afterEach. */
 export async function killChildren(): Promise<void> {
-  const running = [...children].filter((child) => child.exitCode === null && child.signalCode === null)
+  // A child that never got a pid (spawning failed) is never signalled: Node would send the
+  // signal to pid 0, this test's own process group.
+  const running = [...children].filter((child) => typeof child.pid === 'number' && child.exitCode === null && child.signalCode === null)
   for (const child of running) child.kill('SIGKILL')
   await Promise.all(running.map((child) => once(child, 'exit')))
 }

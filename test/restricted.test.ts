@@ -277,10 +277,8 @@ describe.skipIf(numbers === undefined)('one refused syscall costs only its featu
   })
 
   // pidfd_open refused: no Pidfd can exist, so there is nothing to smoke-test; opening one
-  // must say why, as any other missing feature does. KNOWN GAP, hence it.fails: Pidfd.open
-  // (lib/pidfd.ts) passes EPERM through and answers ENOSYS with its own "needs Linux 5.3"
-  // error instead of asking requireFeature('pidfd'). Drop `.fails` once it does.
-  it.fails.each(['EPERM', 'ENOSYS'] as const)('Pidfd.open throws ERR_PIDFD_UNSUPPORTED naming the block when pidfd_open gets %s', { timeout: RUN_MS }, (errno) => {
+  // must say why, as any other missing feature does.
+  it.each(['EPERM', 'ENOSYS'] as const)('Pidfd.open throws ERR_PIDFD_UNSUPPORTED naming the block when pidfd_open gets %s', { timeout: RUN_MS }, (errno) => {
     const report = smoke(refusing(errno, ['pidfd_open']))
     expect(report.smoke.open, 'Pidfd.fromChildProcess').toMatchObject({ code: 'ERR_PIDFD_UNSUPPORTED', reason: expect.stringContaining(`blocked (${errno} from pidfd_open)`) })
     expect(report.refused.open, 'Pidfd.open').toMatchObject({ code: 'ERR_PIDFD_UNSUPPORTED', reason: expect.stringContaining(`blocked (${errno} from pidfd_open)`) })
