@@ -423,7 +423,9 @@ export class Pidfd implements Disposable {
    * reaps it (Linux 6.15+), or at once when this process may read its zombie's /proc entry.
    * A zombie that stays unreaped resolves as unavailable after {@link ZOMBIE_WAIT_MS}.
    *
-   * While pending it keeps the event loop alive, unless {@link Pidfd.unref} was called.
+   * While pending it keeps the event loop alive, unless {@link Pidfd.unref} was called, and
+   * it keeps this Pidfd (and its fd) from being garbage-collected, ref'd or not, as an
+   * active handle does in Node: `await Pidfd.open(pid).exited` needs no variable.
    * It rejects with `ERR_PIDFD_CLOSED` if the Pidfd is closed first (already handled: an
    * unawaited `exited` does not crash the program).
    *
@@ -493,7 +495,11 @@ export class Pidfd implements Disposable {
     return this
   }
 
-  /** Lets the program exit while {@link Pidfd.exited} is pending, as `timer.unref()` does. Returns this. */
+  /**
+   * Lets the program exit while {@link Pidfd.exited} is pending, as `timer.unref()` does.
+   * The pending watch still holds the Pidfd until the process exits or `close()` is called.
+   * Returns this.
+   */
   unref(): this {
     this.#ref = false
     this.#exit?.setRef(false)
