@@ -5,6 +5,7 @@
  */
 import { native } from './binding'
 import { constants } from './constants'
+import { invalidArgValue } from './errors'
 import { type ExitStatus, fromWaitStatus } from './status'
 
 const numbers = new Float64Array(native.statBuffer)
@@ -143,8 +144,23 @@ export function nameToHandle(fd: number): Buffer {
   return handle
 }
 
-/** `open_by_handle_at` of a handle from {@link nameToHandle}: a new owned pidfd. */
+/** `%TypedArray%.prototype.byteLength`'s getter, which reads the internal slot. */
+const byteLengthOf = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')!.get!
+
+/**
+ * `open_by_handle_at` of a handle from {@link nameToHandle}: a new owned pidfd.
+ *
+ * The bytes are copied through the typed array's internal slots (`set`, the intrinsic
+ * `byteLength`), never through its own `byteLength`, `buffer`, `byteOffset` or `subarray`: a
+ * subclass or an instance that redefines those cannot pass a handle of another length, or
+ * reach the addon's untyped errors.
+ */
 export function openHandle(mountFd: number, handle: Uint8Array): number {
-  const view = new DataView(handle.buffer, handle.byteOffset, handle.byteLength)
-  return native.openByHandleAt(mountFd, view.getUint32(0, true), handle.subarray(4), 0)
+  if (Reflect.apply(byteLengthOf, handle, []) !== HANDLE_LENGTH) {
+    throw invalidArgValue('handle', handle, `must be ${HANDLE_LENGTH} bytes long, as Pidfd#toHandle() makes it`)
+  }
+  const copy = new Uint8Array(HANDLE_LENGTH)
+  copy.set(handle)
+  const type = new DataView(copy.buffer).getUint32(0, true)
+  return native.openByHandleAt(mountFd, type, copy.subarray(4), 0)
 }

@@ -13,6 +13,22 @@ const numbers = new Float64Array(native.statBuffer)
 
 const { S_IFMT, S_IFREG, S_IFDIR, S_IFCHR, S_IFBLK, S_IFIFO, S_IFLNK, S_IFSOCK } = fs.constants
 
+// PidfdStats's methods and getters read `this` as plain data, as fs.Stats does: called on
+// something that is not a PidfdStats (Object.create(PidfdStats.prototype), a Proxy, a copy),
+// they answer false or an Invalid Date instead of throwing a TypeError without a code.
+
+/** True if `stats.mode` has the file type `type`. */
+function isType(stats: unknown, type: number): boolean {
+  const mode = (stats as { mode?: unknown } | null | undefined)?.mode
+  return (typeof mode === 'bigint' || typeof mode === 'number') && (Number(mode) & S_IFMT) === type
+}
+
+/** `stats[field]` (milliseconds) as a Date. */
+function dateOf(stats: unknown, field: 'atimeMs' | 'mtimeMs' | 'ctimeMs'): Date {
+  const ms = (stats as Partial<Record<typeof field, unknown>> | null | undefined)?.[field]
+  return new Date(typeof ms === 'bigint' || typeof ms === 'number' ? Number(ms) : NaN)
+}
+
 /**
  * `fstat(2)` of a pidfd, shaped like `fs.fstatSync(fd, { bigint: true })`. On pidfs (Linux
  * 6.9+) `ino` is the process's inode, the same for every pidfd of that process, and `mode`
@@ -63,51 +79,48 @@ export class PidfdStats implements fs.BigIntStats {
 
   /** Last access time (built on first read). */
   get atime(): Date {
-    return new Date(Number(this.atimeMs))
+    return dateOf(this, 'atimeMs')
   }
   /** Last modification time (built on first read). */
   get mtime(): Date {
-    return new Date(Number(this.mtimeMs))
+    return dateOf(this, 'mtimeMs')
   }
   /** Last status change time (built on first read). */
   get ctime(): Date {
-    return new Date(Number(this.ctimeMs))
+    return dateOf(this, 'ctimeMs')
   }
   /** Birth time: the epoch, since fstat(2) does not report it. */
   get birthtime(): Date {
     return new Date(0)
   }
 
-  #isType(type: number): boolean {
-    return (Number(this.mode) & S_IFMT) === type
-  }
   /** As `fs.Stats#isFile()`. */
   isFile(): boolean {
-    return this.#isType(S_IFREG)
+    return isType(this, S_IFREG)
   }
   /** As `fs.Stats#isDirectory()`. */
   isDirectory(): boolean {
-    return this.#isType(S_IFDIR)
+    return isType(this, S_IFDIR)
   }
   /** As `fs.Stats#isBlockDevice()`. */
   isBlockDevice(): boolean {
-    return this.#isType(S_IFBLK)
+    return isType(this, S_IFBLK)
   }
   /** As `fs.Stats#isCharacterDevice()`. */
   isCharacterDevice(): boolean {
-    return this.#isType(S_IFCHR)
+    return isType(this, S_IFCHR)
   }
   /** As `fs.Stats#isSymbolicLink()`. */
   isSymbolicLink(): boolean {
-    return this.#isType(S_IFLNK)
+    return isType(this, S_IFLNK)
   }
   /** As `fs.Stats#isFIFO()`. */
   isFIFO(): boolean {
-    return this.#isType(S_IFIFO)
+    return isType(this, S_IFIFO)
   }
   /** As `fs.Stats#isSocket()`. */
   isSocket(): boolean {
-    return this.#isType(S_IFSOCK)
+    return isType(this, S_IFSOCK)
   }
 }
 
