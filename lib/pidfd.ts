@@ -364,12 +364,12 @@ export class Pidfd implements Disposable {
 
   /** The fd, borrowed: valid until {@link Pidfd.close}. Do not close it yourself. */
   get fd(): number {
-    return this.#live()
+    return Pidfd.#live(this)
   }
 
   /** True once {@link Pidfd.close} has run. */
   get closed(): boolean {
-    return this.#fd < 0
+    return Pidfd.#own(this) < 0
   }
 
   /**
@@ -378,7 +378,7 @@ export class Pidfd implements Disposable {
    * that nobody has to await it.
    */
   close(): void {
-    const fd = this.#fd
+    const fd = Pidfd.#own(this)
     if (fd < 0) return
     this.#exit?.cancel(pidfdClosed()) // stops the poll before the fd goes
     this.#fd = -1
@@ -410,7 +410,7 @@ export class Pidfd implements Disposable {
       flags = toScopeFlag(options.scope)
       requireFeature('signalScopes')
     }
-    native.pidfdSendSignal(this.#live(), sig, flags)
+    native.pidfdSendSignal(Pidfd.#live(this), sig, flags)
   }
 
   /**
@@ -435,7 +435,7 @@ export class Pidfd implements Disposable {
    * ```
    */
   get exited(): Promise<ExitStatus> {
-    return this.#tracker().promise
+    return Pidfd.#tracker(this).promise
   }
 
   /**
@@ -456,7 +456,7 @@ export class Pidfd implements Disposable {
         timeout = options.timeout
       }
     }
-    const exited = this.#tracker().promise
+    const exited = Pidfd.#tracker(this).promise
     if (signal?.aborted) return Promise.reject(abortError(signal.reason))
     if (signal === undefined && timeout === undefined) return exited
     return new Promise<ExitStatus>((resolve, reject) => {
@@ -484,12 +484,13 @@ export class Pidfd implements Disposable {
    * (readable at exit). A zombie counts as exited.
    */
   hasExited(): boolean {
-    const fd = this.#live()
+    const fd = Pidfd.#live(this)
     return this.#exit?.exitSeen === true || pollExited(fd)
   }
 
   /** Lets a pending {@link Pidfd.exited} keep the event loop alive (the default). Returns this. */
   ref(): this {
+    Pidfd.#own(this)
     this.#ref = true
     this.#exit?.setRef(true)
     return this
@@ -501,6 +502,7 @@ export class Pidfd implements Disposable {
    * Returns this.
    */
   unref(): this {
+    Pidfd.#own(this)
     this.#ref = false
     this.#exit?.setRef(false)
     return this
@@ -526,7 +528,7 @@ export class Pidfd implements Disposable {
     if ((flags & (constants.WEXITED | constants.WSTOPPED | constants.WCONTINUED)) === 0) {
       throw invalidArgValue('options', options, 'must ask for at least one of exited, stopped and continued')
     }
-    const info = native.waitid(this.#live(), flags)
+    const info = native.waitid(Pidfd.#live(this), flags)
     if (info === null) return null
     const kind = waitidKinds[info.code - constants.CLD_EXITED]!
     const result: WaitidResult = {
@@ -553,7 +555,7 @@ export class Pidfd implements Disposable {
    *   before 6.13.
    */
   info(): PidfdInfo {
-    const fd = this.#live()
+    const fd = Pidfd.#live(this)
     requireFeature('getInfo')
     return getInfo(fd, INFO_MASK)
   }
@@ -564,7 +566,7 @@ export class Pidfd implements Disposable {
    * kernel's fdinfo before 6.13.
    */
   get pid(): number | null {
-    return currentPid(this.#live())
+    return currentPid(Pidfd.#live(this))
   }
 
   /**
@@ -577,7 +579,7 @@ export class Pidfd implements Disposable {
    */
   getfd(targetFd: number): number {
     validateInteger(targetFd, 'targetFd', 0, INT32_MAX)
-    const fd = this.#live()
+    const fd = Pidfd.#live(this)
     requireFeature('getfd')
     return native.pidfdGetfd(fd, targetFd)
   }
@@ -596,7 +598,7 @@ export class Pidfd implements Disposable {
     if (index < 0) {
       throw invalidArgValue('type', type, `must be one of: ${namespaceTypes.map((t) => `'${t}'`).join(', ')}`)
     }
-    const fd = this.#live()
+    const fd = Pidfd.#live(this)
     requireFeature('namespaces')
     return native.pidfdGetNamespace(fd, index + 1)
   }
@@ -610,14 +612,14 @@ export class Pidfd implements Disposable {
    * @throws `ERR_PIDFD_UNSUPPORTED` before 6.14.
    */
   toHandle(): Buffer {
-    const fd = this.#live()
+    const fd = Pidfd.#live(this)
     requireFeature('fileHandles')
     return nameToHandle(fd)
   }
 
   /** `fstat(2)` of the pidfd, shaped like `fs.fstatSync(fd, { bigint: true })`. */
   stat(): PidfdStats {
-    return fstat(this.#live())
+    return fstat(Pidfd.#live(this))
   }
 
   /**
@@ -629,7 +631,7 @@ export class Pidfd implements Disposable {
   statx(mask: number = STATX_DEFAULT_MASK): StatxResult {
     // Bit 31 is STATX__RESERVED: the kernel refuses it (EINVAL).
     validateInteger(mask, 'mask', 0, 0x7fffffff)
-    return statx(this.#live(), mask)
+    return statx(Pidfd.#live(this), mask)
   }
 
   /**
@@ -637,7 +639,7 @@ export class Pidfd implements Disposable {
    * {@link Pidfd.id}, {@link Pidfd.equals} and {@link Pidfd.processId}.
    */
   get isPidfs(): boolean {
-    this.#live()
+    Pidfd.#live(this)
     return features().pidfs
   }
 
@@ -650,7 +652,7 @@ export class Pidfd implements Disposable {
    *   shares one inode.
    */
   get id(): bigint {
-    return this.#identityOf()[1]
+    return Pidfd.#identityOf(this)[1]
   }
 
   /**
@@ -661,8 +663,8 @@ export class Pidfd implements Disposable {
    */
   equals(other: Pidfd): boolean {
     if (!isPidfd(other)) throw invalidArgType('other', 'an instance of Pidfd', other)
-    const [dev, ino] = this.#identityOf()
-    const [otherDev, otherIno] = other.#identityOf()
+    const [dev, ino] = Pidfd.#identityOf(this)
+    const [otherDev, otherIno] = Pidfd.#identityOf(other)
     return ino === otherIno && dev === otherDev
   }
 
@@ -676,7 +678,7 @@ export class Pidfd implements Disposable {
    *   process was reaped before its pid was read.
    */
   get processId(): string {
-    const ino = this.#identityOf()[1]
+    const ino = Pidfd.#identityOf(this)[1]
     if (this.#pid === undefined) {
       const pid = fdinfoPid(this.#fd)
       if (pid <= 0) {
@@ -689,38 +691,49 @@ export class Pidfd implements Disposable {
 
   /** For `util.inspect` and `console.log`. */
   [util.inspect.custom](): string {
+    if (!isPidfd(this)) return 'Pidfd { <not a Pidfd> }'
     if (this.#fd < 0) return 'Pidfd { closed }'
     return `Pidfd { fd: ${this.#fd}${this.#pid === undefined ? '' : `, pid: ${this.#pid}`} }`
   }
 
-  #tracker(): ExitTracker {
-    if (this.#exit === undefined) {
+  // The private helpers are static: calling a private instance method on a fake or a Proxy
+  // throws a TypeError without a code before its body could check anything.
+
+  static #tracker(self: Pidfd): ExitTracker {
+    Pidfd.#own(self)
+    if (self.#exit === undefined) {
       // The tracker holds this Pidfd while it watches, so that the GC safety net cannot close
       // the fd under a pending wait.
-      this.#exit = new ExitTracker({ owner: this, fd: this.#live(), pid: this.#pid, child: this.#child }, this.#ref)
-      this.#exit.promise.catch(() => {}) // handled: closing first must not crash a program that never awaited it
+      self.#exit = new ExitTracker({ owner: self, fd: Pidfd.#live(self), pid: self.#pid, child: self.#child }, self.#ref)
+      self.#exit.promise.catch(() => {}) // handled: closing first must not crash a program that never awaited it
     }
-    return this.#exit
+    return self.#exit
   }
 
-  /** The fd, or ERR_PIDFD_CLOSED; ERR_INVALID_THIS for a method called on a fake or Proxy. */
-  #live(): number {
-    if (!isPidfd(this)) throw invalidThis('Pidfd')
-    if (this.#fd < 0) throw pidfdClosed()
-    return this.#fd
+  /** self's fd, -1 once closed; ERR_INVALID_THIS for a method called on a fake or Proxy. */
+  static #own(self: Pidfd): number {
+    if (!isPidfd(self)) throw invalidThis('Pidfd')
+    return self.#fd
+  }
+
+  /** self's fd, or ERR_PIDFD_CLOSED; ERR_INVALID_THIS for a method called on a fake or Proxy. */
+  static #live(self: Pidfd): number {
+    const fd = Pidfd.#own(self)
+    if (fd < 0) throw pidfdClosed()
+    return fd
   }
 
   static {
     isPidfd = (value) => typeof value === 'object' && value !== null && #fd in value
   }
 
-  #identityOf(): [dev: bigint, ino: bigint] {
-    const fd = this.#live()
-    if (this.#identity === undefined) {
+  static #identityOf(self: Pidfd): [dev: bigint, ino: bigint] {
+    const fd = Pidfd.#live(self)
+    if (self.#identity === undefined) {
       requireFeature('pidfs')
-      this.#identity = fstatIdentity(fd)
+      self.#identity = fstatIdentity(fd)
     }
-    return this.#identity
+    return self.#identity
   }
 }
 

@@ -1,7 +1,9 @@
 // Bad input: Node-style TypeError/RangeError with ERR_* codes, thrown before any syscall.
+import type { ChildProcess } from 'node:child_process'
+import { EventEmitter } from 'node:events'
 import { inspect } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Pidfd } from '../lib'
+import { Pidfd, sameProcess } from '../lib'
 import { killChildren, lineFrom, start } from './helpers'
 
 afterEach(killChildren)
@@ -27,7 +29,51 @@ describe('Pidfd.open arguments', () => {
 
   it('cannot be constructed directly', () => {
     const Ctor = Pidfd as unknown as new (...args: unknown[]) => Pidfd
-    expect(() => new Ctor(Symbol('x'), 0, 1)).toThrow(TypeError)
+    expect(() => new Ctor(Symbol('x'), 0, 1)).toThrow(typeError('ERR_ILLEGAL_CONSTRUCTOR'))
+    expect(() => new Ctor()).toThrow(typeError('ERR_ILLEGAL_CONSTRUCTOR'))
+  })
+})
+
+describe('fakes and Proxies of a Pidfd', () => {
+  const fakes = () => {
+    const real = Pidfd.open(process.pid)
+    return { real, fakes: [new Proxy(real, {}), Object.create(Pidfd.prototype) as Pidfd, { fd: real.fd } as unknown as Pidfd] }
+  }
+
+  it('every method and getter called on one throws ERR_INVALID_THIS, never reaching the kernel', () => {
+    const { real, fakes: list } = fakes()
+    const members = [...Object.getOwnPropertyNames(Pidfd.prototype).filter((name) => name !== 'constructor'), Symbol.dispose]
+    for (const fake of list.slice(0, 2)) {
+      for (const name of members) {
+        const member = Object.getOwnPropertyDescriptor(Pidfd.prototype, name)!
+        // Valid arguments: arguments are validated first, as Node does, then the receiver.
+        const args = ({ sendSignal: [0], namespace: ['net'], getfd: [0], waitid: [{ nohang: true }], equals: [real] } as Record<string, unknown[]>)[String(name)] ?? []
+        const call = () => (member.get ? member.get.call(fake) : member.value.call(fake, ...args))
+        expect(call, String(name)).toThrow(typeError('ERR_INVALID_THIS'))
+      }
+    }
+    expect(real.closed).toBe(false) // the Proxy's close() did not close the real one
+    real.close()
+  })
+
+  it('as arguments, they are refused with ERR_INVALID_ARG_TYPE', () => {
+    const { real, fakes: list } = fakes()
+    for (const fake of list) {
+      expect(() => real.equals(fake)).toThrow(typeError())
+      expect(() => sameProcess(real, fake)).toThrow(typeError())
+      expect(() => sameProcess(fake, process.pid)).toThrow(typeError())
+    }
+    real.close()
+  })
+
+  it('refuses a Proxy of a typed array as a handle, and an EventEmitter as a ChildProcess', () => {
+    expect(() => Pidfd.fromHandle(new Proxy(new Uint8Array(12), {}))).toThrow(typeError())
+    expect(() => Pidfd.fromChildProcess(new EventEmitter() as unknown as ChildProcess)).toThrow(typeError())
+  })
+
+  it('refuses the reserved statx bit before the kernel sees it', () => {
+    using pidfd = Pidfd.open(process.pid)
+    expect(() => pidfd.statx(0x80000000)).toThrow(rangeError)
   })
 })
 
