@@ -4,9 +4,13 @@ import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Pidfd, featureInfo, features } from '../lib'
-import { killChildren, root, scaled, sleeper, until } from './helpers'
+import { type Native, native } from '../lib/binding'
+import { checks } from '../lib/check'
+import { main, parse, type Plan, type Target, UsageError } from '../lib/cli'
+import { killChildren, openPidfds, root, scaled, sleeper, until } from './helpers'
 
 afterEach(killChildren)
 
@@ -170,7 +174,7 @@ describe('pidfd check', () => {
     expect(cli(['check', '--json', '--require', `${supported.join(',')},identity.same`]).status).toBe(features().pidfs ? 0 : 1)
     const unknown = cli(['check', '--require', 'pidfs,warpDrive'])
     expect(unknown.status).toBe(2)
-    expect(unknown.stderr).toMatch(/unknown feature or check in --require: warpDrive/)
+    expect(unknown.stderr).toMatch(/^pidfd check: unknown feature or check in --require: 'warpDrive' \(known features: pidfd, /)
     expect(unknown.stdout).toBe('')
     const missing = Object.keys(featureInfo).find((name) => !features()[name as keyof typeof featureInfo])
     if (missing !== undefined) expect(cli(['check', '--require', missing]).status).toBe(1)
@@ -319,27 +323,211 @@ describe('pidfd id, info, wait, kill', () => {
     expect(spawnSync('kill', ['-0', String(target.pid)]).status).toBe(0)
   })
 
+  // Every pid here that could be signalled is 2147483647, which no process has (pid_max is
+  // at most 2^22): a validation slip must never reach a real process.
   it.each([
-    [['bogus']],
-    [['check', 'extra']],
-    [['check', '--nope']],
-    [['check', '--json', '--tap']],
-    [['id']],
-    [['id', 'abc']],
-    [['kill', '-s', 'SIGFOO', '1']],
-    [['kill', 'x:1']],
-    [['wait', '--timeout', 'soon', '1']],
-    [[]],
-  ])('exits 2 with a short message for %j', (args) => {
+    [['bogus'], /^pidfd: unknown command 'bogus'/],
+    [['check', 'extra'], /unexpected argument 'extra'/],
+    [['check', '--nope'], /'--nope'/],
+    [['check', '--json', '--tap'], /--json and --tap/],
+    [['check', '--junit', ''], /--junit needs a file name/],
+    [['check', '--junit', '/nonexistent/dir/report.xml'], /--junit: cannot write '\/nonexistent\/dir\/report.xml': ENOENT/],
+    [['check', '--junit', os.tmpdir()], /--junit: cannot write .*: EISDIR/],
+    [['check', '--require', 'pidfs,warpDrive'], /--require: 'warpDrive'/],
+    [['id'], /no PID given/],
+    [['id', 'abc'], /PID 'abc' is not a pid/],
+    [['id', '0'], /PID '0' is not a pid \(1 to 2147483647\)/],
+    [['id', '-1'], /'-1'/],
+    [['id', '2147483648'], /PID '2147483648' is not a pid/],
+    [['id', String(process.pid), 'abc'], /PID 'abc' is not a pid/],
+    [['info'], /exactly one TARGET/],
+    [['info', '2147483647', '2147483647'], /exactly one TARGET/],
+    [['info', '1.5'], /TARGET '1.5' is not a pid/],
+    [['kill', '-s', 'SIGFOO', '2147483647'], /-s\/--signal: 'SIGFOO' is not a signal/],
+    [['kill', '-s', '65', '2147483647'], /-s\/--signal: '65' is not a signal name or a number from 0 to 64/],
+    [['kill', '-s', '-1', '2147483647'], /--signal/],
+    [['kill', '--signal=', '2147483647'], /-s\/--signal: '' is not a signal/],
+    [['kill', '-s', 'KILL'], /no TARGET given/],
+    [['kill', 'x:1'], /TARGET 'x:1': the pid must be 1 to 2147483647/],
+    [['kill', '2147483648:1'], /TARGET '2147483648:1': the pid must be/],
+    [['kill', '2147483647:0'], /TARGET '2147483647:0': the inode must be 1 to 2\^64-1/],
+    [['kill', '2147483647:18446744073709551616'], /the inode must be 1 to 2\^64-1/],
+    [['kill', '2147483647:1:1'], /the inode must be/],
+    [['kill', '2147483647', '1e3'], /TARGET '1e3' is not a pid/],
+    [['wait'], /no TARGET given/],
+    [['wait', '--timeout', 'soon', '2147483647'], /--timeout takes milliseconds from 0 to 2147483647, not 'soon'/],
+    [['wait', '--timeout=-1', '2147483647'], /--timeout takes milliseconds .* not '-1'/],
+    [['wait', '--timeout', '-1', '2147483647'], /--timeout/],
+    [['wait', '--timeout', '2147483648', '2147483647'], /--timeout takes milliseconds .* not '2147483648'/],
+    [['wait', '--timeout', '1.5', '2147483647'], /--timeout takes milliseconds .* not '1.5'/],
+    [['wait', '2147483647', 'abc'], /TARGET 'abc' is not a pid/],
+    [['wait', '2147483647', '0'], /TARGET '0' is not a pid/],
+    [['kill', 'a\nb'], /TARGET 'a\\u000ab' is not a pid/],
+  ])('%j: exits 2 with one line naming the argument, before doing anything', (args, message) => {
     const result = cli(args)
+    expect(result.status, result.stderr).toBe(2)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toMatch(/^pidfd[^\n]*\n$/)
+    expect(result.stderr).toMatch(message)
+    expect(result.stderr).not.toMatch(/options\.|The value of|ERR_|\n\s+at /)
+  })
+
+  it('with no arguments, prints the usage on stderr and exits 2', () => {
+    const result = cli([])
     expect(result.status).toBe(2)
-    expect(result.stderr.split('\n').length).toBeLessThan(20)
-    expect(result.stderr).toMatch(/pidfd|Usage/)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toMatch(/^Usage: pidfd <command>/)
+  })
+
+  it('wait opens nothing when a later argument is bad (no pidfd left open)', async () => {
+    const target = sleeper()
+    const before = openPidfds()
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    try {
+      expect(await main(['wait', String(target.pid), 'abc'])).toBe(2)
+      expect(stderr).toHaveBeenCalledWith(expect.stringMatching(/^pidfd wait: TARGET 'abc'/))
+    } finally {
+      stderr.mockRestore()
+    }
+    expect(openPidfds()).toEqual(before)
+  })
+
+  it('check --junit to a path it cannot write runs no check', () => {
+    const started = Date.now()
+    const result = cli(['check', '--json', '--junit', '/nonexistent/report.xml'])
+    expect(result.status).toBe(2)
+    expect(result.stdout).toBe('')
+    // Far less than the checks take (each starts processes).
+    expect(Date.now() - started).toBeLessThan(scaled(2_000))
+  })
+
+  it('takes the edges of every range: signal 0 and lower-case names, timeout 0, inode 2^64-1', async () => {
+    const target = sleeper()
+    using pidfd = Pidfd.open(target.pid)
+    expect(cli(['kill', '-s', '0', String(target.pid)]).status).toBe(0)
+    expect(cli(['kill', '-s', 'usr2', '-s', '0', String(target.pid)]).status).toBe(0) // the last -s wins
+    const timedOut = cli(['wait', '--timeout', '0', String(target.pid)])
+    expect([timedOut.status, timedOut.stderr]).toEqual([124, `pidfd wait: ${pidfd.processId}: still running after 0 ms\n`])
+    const stale = cli(['kill', '-s', 'KILL', `${target.pid}:18446744073709551615`])
+    expect(stale.status).toBe(1)
+    expect(stale.stderr).toMatch(/ESRCH: .*now belongs to another process/)
+    expect(pidfd.hasExited()).toBe(false)
+    const exited = once(target, 'exit')
+    expect(cli(['kill', '-s', 'kill', String(target.pid)]).status).toBe(0)
+    expect(await exited).toEqual([null, 'SIGKILL'])
   })
 
   it('prints --help for each command, and --version', () => {
     for (const command of ['check', 'id', 'info', 'wait', 'kill']) expect(cli([command, '--help']).stdout).toMatch(new RegExp(`^Usage: pidfd ${command}`))
     expect(cli(['--help']).stdout).toMatch(/^Usage: pidfd/)
     expect(cli(['--version']).stdout).toBe(`${pkg.version}\n`)
+  })
+})
+
+describe('the command-line parser, fuzzed (fast-check)', () => {
+  const commands = ['check', 'id', 'info', 'wait', 'kill'] as const
+  const token = fc.oneof(
+    fc.constantFrom(
+      ...commands,
+      ...['help', '-h', '--help', '-v', '--version', '--', '-', '--json', '--tap', '--junit', '--junit=', '--require', '--no-color'],
+      ...['--timeout', '--timeout=', '--timeout=-1', '-s', '-s9', '-sKILL', '--signal', '--signal=TERM', 'SIGKILL', 'kill', 'usr1', 'SIG', 'pidfs', 'identity.exec'],
+      ...['0', '1', '-1', '64', '65', '2147483647', '2147483648', '18446744073709551615', '18446744073709551616', '1:1', '0:1', '1:0'],
+    ),
+    fc.string(),
+    fc.string({ unit: 'grapheme' }),
+    fc.string({ unit: 'binary' }),
+    fc.integer().map(String),
+    fc.double().map(String),
+    fc.bigInt({ min: -(2n ** 80n), max: 2n ** 80n }).map(String),
+    fc.tuple(fc.bigInt({ min: -3n, max: 2n ** 66n }), fc.bigInt({ min: -3n, max: 2n ** 66n })).map(([pid, inode]) => `${pid}:${inode}`),
+    fc.stringMatching(/^-{1,2}[a-z-]{0,10}(=.{0,8})?$/),
+  )
+  // Near the edges of the ranges, so that many lines are valid and reach the plan.
+  const number = fc.oneof(fc.integer({ min: -2, max: 2 ** 31 + 1 }), fc.bigInt({ min: 2n ** 64n - 3n, max: 2n ** 64n + 1n })).map(String)
+  const nearlyValid = fc.oneof(number, fc.tuple(number, number).map(([pid, inode]) => `${pid}:${inode}`), fc.constantFrom('-s', 'KILL', 'usr1', '--timeout', '--json', '--require', 'pidfs'))
+  const argvs = fc.oneof(
+    fc.tuple(fc.constantFrom(...commands), fc.array(token, { maxLength: 8 })).map(([command, rest]) => [command, ...rest]),
+    fc.tuple(fc.constantFrom(...commands), fc.array(nearlyValid, { minLength: 1, maxLength: 5 })).map(([command, rest]) => [command, ...rest]),
+    fc.array(token, { maxLength: 8 }),
+  )
+  const signals = os.constants.signals as Record<string, number>
+  const knownNames = new Set<string>(Object.keys(featureInfo))
+
+  /** What a plan may hold: every value in its range. */
+  function expectValid(plan: Plan): void {
+    const pid = (value: number) => expect(Number.isInteger(value) && value >= 1 && value <= 2 ** 31 - 1, `pid ${value}`).toBe(true)
+    const target = (t: Target) => {
+      pid(t.pid)
+      if (t.inode !== undefined) expect(t.inode >= 1n && t.inode <= 2n ** 64n - 1n, `inode ${t.inode}`).toBe(true)
+    }
+    if (plan.command === 'id') plan.pids.forEach(pid)
+    if (plan.command === 'info') target(plan.target)
+    if (plan.command === 'wait' || plan.command === 'kill') {
+      expect(plan.targets.length).toBeGreaterThan(0)
+      plan.targets.forEach(target)
+    }
+    if (plan.command === 'wait' && plan.timeout !== undefined) expect(Number.isInteger(plan.timeout) && plan.timeout >= 0 && plan.timeout <= 2 ** 31 - 1).toBe(true)
+    if (plan.command === 'kill') {
+      if (typeof plan.signal === 'number') expect(Number.isInteger(plan.signal) && plan.signal >= 0 && plan.signal <= 64).toBe(true)
+      else expect(Object.hasOwn(signals, plan.signal), plan.signal).toBe(true)
+    }
+    if (plan.command === 'check') for (const name of plan.required) expect(knownNames.has(name) || checks.some((c) => c.id === name), name).toBe(true)
+  }
+
+  /** The plan, or the usage error, for argv. */
+  function attempt(argv: string[]): Plan | UsageError {
+    try {
+      return parse(argv)
+    } catch (error) {
+      if (error instanceof UsageError) return error
+      throw error
+    }
+  }
+
+  it('returns a valid plan or throws a one-line usage error, at once, with no syscall and no output', () => {
+    // Everything through which parsing could touch the system: the addon, fs, signals, output.
+    const spies = [
+      ...Object.keys(native)
+        .filter((name) => typeof native[name as keyof Native] === 'function')
+        .map((name) => vi.spyOn(native, name as 'pidfdOpen')),
+      ...(['openSync', 'readFileSync', 'writeFileSync', 'accessSync', 'readdirSync', 'statSync'] as const).map((name) => vi.spyOn(fs, name)),
+      vi.spyOn(process, 'kill'),
+      vi.spyOn(process.stdout, 'write'),
+      vi.spyOn(process.stderr, 'write'),
+    ]
+    try {
+      fc.assert(
+        fc.property(argvs, (argv) => {
+          for (const spy of spies) spy.mockClear()
+          const started = performance.now()
+          const outcome = attempt(argv)
+          expect(performance.now() - started).toBeLessThan(scaled(100))
+          if (outcome instanceof UsageError) {
+            expect(outcome.code).toBe('ERR_PIDFD_USAGE')
+            expect(outcome.message).toMatch(/^pidfd( [a-z]+)?: [^\n]+ \(see 'pidfd( [a-z]+)? --help'\)$/)
+            expect(outcome.message).not.toMatch(/options\.|The value of|[\p{Cc}\u2028\u2029]/u)
+            expect(outcome.message.length).toBeLessThan(600)
+          } else {
+            expectValid(outcome)
+          }
+          for (const spy of spies) expect(spy).not.toHaveBeenCalled()
+        }),
+        { numRuns: 3000 },
+      )
+    } finally {
+      for (const spy of spies) spy.mockRestore()
+    }
+  })
+
+  it('end to end, a few generated bad command lines exit 2 with one line on stderr and nothing on stdout', () => {
+    // Only lines the parser refuses: the CLI then runs nothing, so no fuzzed kill can ever
+    // reach a process. (argv cannot hold NUL bytes.)
+    const bad = argvs.filter((argv) => argv.length > 0 && !argv.some((arg) => arg.includes('\0')) && attempt(argv) instanceof UsageError)
+    for (const argv of fc.sample(bad, 8)) {
+      const result = cli(argv)
+      expect(result.status, JSON.stringify(argv)).toBe(2)
+      expect(result.stdout).toBe('')
+      expect(result.stderr).toMatch(/^pidfd[^\n]*\n$/)
+    }
   })
 })
