@@ -51,11 +51,15 @@ class CheckFailure extends Error {
 /** Thrown when a check cannot set itself up: it reports `error`, not `fail`. */
 class SetupError extends Error {}
 
-/** Errnos that say this machine ran out of something, not what the kernel does with pidfds. */
-const exhausted = new Set(['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN'])
+/**
+ * Errnos that say this machine ran out of something, not what the kernel does with pidfds.
+ * (EAGAIN is not one: a nonblocking pidfd answers it; a fork that fails with it is a
+ * {@link SetupError}.)
+ */
+const exhausted = new Set(['EMFILE', 'ENFILE', 'ENOMEM'])
 
 /** `CODE: message` of an error (a spawn error's message already names the file). */
-function describe(error: unknown): string {
+function describeError(error: unknown): string {
   const { code, message } = error as NodeJS.ErrnoException
   return code === undefined ? String(message ?? error) : `${code}: ${message}`
 }
@@ -145,8 +149,8 @@ class Scope {
   closed = false
 
   /**
-   * Starts `argv` (this Node binary with `argv` as arguments, unless `file` says otherwise),
-   * stdin and stdout piped, and opens a pidfd on it.
+   * Starts `file` (this Node binary unless said otherwise) with `args`, stdin and stdout
+   * piped, and opens a pidfd on it before anything could reap it.
    * @throws SetupError if it cannot start (ENOENT, EMFILE, EAGAIN, ...), with the spawn
    *   error's code and message.
    */
@@ -156,13 +160,13 @@ class Scope {
     try {
       child = spawn(file, args, { stdio: ['pipe', 'pipe', 'ignore'], env: helperEnv() })
     } catch (error) {
-      throw new SetupError(describe(error)) // ENOMEM and the like are thrown, not emitted
+      throw new SetupError(describeError(error)) // ENOMEM and the like are thrown, not emitted
     }
     this.children.add(child)
     // A child that could not start has no pid and gets an 'error' event on the next tick.
     if (child.pid === undefined) {
       const [error] = (await once(child, 'error')) as [Error]
-      throw new SetupError(describe(error))
+      throw new SetupError(describeError(error))
     }
     child.stdin.on('error', () => {}) // EPIPE: the helper exited, as some are meant to
     return { child: child as Helper['child'], pidfd: this.track(Pidfd.fromChildProcess(child)) }
@@ -231,7 +235,12 @@ interface Check {
   needs?: FeatureName
   /** Why this process cannot run the check (not the kernel's doing), if it cannot: `unsupported`. */
   unavailable?: () => string | undefined
-  run(scope: Scope): void | Promise<void>
+  /**
+   * Starts a helper before the first check runs, so that one that must boot a script
+   * (~110 ms) does so while the other checks run; `run` gets it.
+   */
+  prepare?: (scope: Scope) => Promise<Helper>
+  run(scope: Scope, prepared?: Helper): void | Promise<void>
 }
 
 /** Every check, in the order they run. */
@@ -537,15 +546,16 @@ export const checks: readonly Check[] = [
     id: 'exited.not-child',
     title: 'exited reports the status of a process its own parent reaped (PIDFD_INFO_EXIT)',
     needs: 'infoExit',
-    run: async (scope) => {
+    prepare: (scope) => scope.start(PARENT_OF_ZOMBIE),
+    run: async (scope, prepared) => {
       // The grandchild exits at once; its parent, a helper, reaps it once told to (after it
       // is opened). Caught as a zombie, exited may take the status from /proc: then ask the
       // kernel again once the helper has reaped it.
-      const { child } = await scope.start(PARENT_OF_ZOMBIE)
+      const { child } = prepared!
       const line = await firstLine(child)
       if (!/^\d+$/.test(line)) throw new SetupError(`the helper could not start its child: ${line || 'no output'}`)
       const grandchild = scope.track(Pidfd.open(Number(line)))
-      child.stdin!.write('go\n')
+      child.stdin.write('go\n')
       const status = await grandchild.wait({ timeout: 5000 })
       expectEqual(status.code, 9, 'exit code: ')
       const deadline = Date.now() + 5000
@@ -632,60 +642,77 @@ export const checks: readonly Check[] = [
   },
 ]
 
-/** The scope of the check running now, for {@link abortChecks}. */
-let running: Scope | undefined
+/** The scopes alive now (the running check's, and that of prepared helpers), for {@link abortChecks}. */
+const live = new Set<Scope>()
 /** Set by {@link abortChecks}: {@link runChecks} starts no further check. */
 let aborted = false
 
 /**
- * Kills and closes what the running check started (on SIGINT), and starts nothing more:
- * nothing is left behind. Only processes the checks started are ever signalled.
+ * Kills and closes what the checks started (on SIGINT), and starts nothing more: nothing
+ * is left behind. Only processes the checks started are ever signalled.
  */
 export async function abortChecks(): Promise<void> {
   aborted = true
-  await running?.cleanup()
+  await Promise.all([...live].map((scope) => scope.cleanup()))
 }
 
 /** What a check that threw reports: `error` when it could not set itself up, else `fail`. */
 function outcome(error: unknown): Pick<CheckResult, 'status' | 'expected' | 'observed' | 'reason'> {
   if (error instanceof CheckFailure) return { status: 'fail', expected: error.expected, observed: error.observed }
   if (error instanceof SetupError || exhausted.has((error as NodeJS.ErrnoException).code ?? '')) {
-    return { status: 'error', reason: error instanceof SetupError ? error.message : describe(error) }
+    return { status: 'error', reason: error instanceof SetupError ? error.message : describeError(error) }
   }
   return { status: 'fail', expected: 'no error', observed: String((error as Error).message ?? error) }
 }
 
+/** The result of a check that cannot run here (`unsupported`), or undefined if it can. */
+function skipped(check: Check): CheckResult | undefined {
+  const base = { id: check.id, title: check.title, status: 'unsupported', durationMs: 0 } as const
+  if (check.needs !== undefined && !features()[check.needs]) {
+    return { ...base, feature: check.needs, since: featureInfo[check.needs].since, reason: unsupportedReason(check.needs)! }
+  }
+  const unavailable = check.unavailable?.()
+  return unavailable === undefined ? undefined : { ...base, reason: unavailable }
+}
+
 /** Runs every check in order, each cleaned up whatever happens; reports each as it ends. */
 export async function runChecks(onResult?: (result: CheckResult) => void): Promise<CheckResult[]> {
-  const found = features()
   const results: CheckResult[] = []
   aborted = false
-  for (const check of checks) {
-    if (aborted) break
-    const started = process.hrtime.bigint()
-    const base = { id: check.id, title: check.title }
-    const unavailable = check.unavailable?.()
-    let result: CheckResult
-    if (check.needs !== undefined && !found[check.needs]) {
-      const { since } = featureInfo[check.needs]
-      result = { ...base, status: 'unsupported', feature: check.needs, since, reason: unsupportedReason(check.needs)!, durationMs: 0 }
-    } else if (unavailable !== undefined) {
-      result = { ...base, status: 'unsupported', reason: unavailable, durationMs: 0 }
-    } else {
-      const scope = (running = new Scope())
-      try {
-        await check.run(scope)
-        result = { ...base, status: 'pass', durationMs: 0 }
-      } catch (error) {
-        result = { ...base, ...outcome(error), durationMs: 0 }
-      } finally {
-        await scope.cleanup()
-        running = undefined
-      }
+  const early = new Scope()
+  live.add(early)
+  try {
+    const prepared = new Map<Check, Promise<Helper>>()
+    for (const check of checks) {
+      if (check.prepare === undefined || skipped(check) !== undefined) continue
+      const helper = check.prepare(early)
+      helper.catch(() => {}) // reported by its check, when it runs
+      prepared.set(check, helper)
     }
-    result.durationMs = Number(process.hrtime.bigint() - started) / 1e6
-    results.push(result)
-    onResult?.(result)
+    for (const check of checks) {
+      if (aborted) break
+      const started = process.hrtime.bigint()
+      let result = skipped(check)
+      if (result === undefined) {
+        const scope = new Scope()
+        live.add(scope)
+        try {
+          await check.run(scope, await prepared.get(check))
+          result = { id: check.id, title: check.title, status: 'pass', durationMs: 0 }
+        } catch (error) {
+          result = { id: check.id, title: check.title, ...outcome(error), durationMs: 0 }
+        } finally {
+          await scope.cleanup()
+          live.delete(scope)
+        }
+      }
+      result.durationMs = Number(process.hrtime.bigint() - started) / 1e6
+      results.push(result)
+      onResult?.(result)
+    }
+  } finally {
+    await early.cleanup()
+    live.delete(early)
   }
   return results
 }
