@@ -5,7 +5,7 @@
  */
 import { native } from './binding'
 import { constants } from './constants'
-import { errnoException, pidfsUnsupported, unsupported } from './errors'
+import { errnoException, invalidArgValue, pidfsUnsupported, unsupported } from './errors'
 import { getInfo, nameToHandle, openHandle } from './info'
 import { statx } from './stat'
 
@@ -148,6 +148,9 @@ export function features(): Features {
  * - `'probe failed (EIO from statx)'`: any other error.
  */
 export function unsupportedReason(name: FeatureName): string | undefined {
+  if (typeof name !== 'string' || !Object.hasOwn(featureInfo, name)) {
+    throw invalidArgValue('name', name, `must be one of: ${Object.keys(featureInfo).join(', ')}`)
+  }
   const missing = current().missing[name]
   return missing === undefined ? undefined : describeMissing(name, missing)
 }

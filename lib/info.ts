@@ -156,11 +156,21 @@ const byteLengthOf = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8
  * reach the addon's untyped errors.
  */
 export function openHandle(mountFd: number, handle: Uint8Array): number {
+  const copy = copyHandle(handle)
+  return native.openByHandleAt(mountFd, handleType(copy), copy.subarray(4), 0)
+}
+
+/** A private copy of a handle of the right length, else ERR_INVALID_ARG_VALUE (see {@link openHandle}). */
+export function copyHandle(handle: Uint8Array): Uint8Array {
   if (Reflect.apply(byteLengthOf, handle, []) !== HANDLE_LENGTH) {
     throw invalidArgValue('handle', handle, `must be ${HANDLE_LENGTH} bytes long, as Pidfd#toHandle() makes it`)
   }
   const copy = new Uint8Array(HANDLE_LENGTH)
   copy.set(handle)
-  const type = new DataView(copy.buffer).getUint32(0, true)
-  return native.openByHandleAt(mountFd, type, copy.subarray(4), 0)
+  return copy
+}
+
+/** The handle type of a copy made by {@link copyHandle} (a little-endian uint32). */
+export function handleType(copy: Uint8Array): number {
+  return new DataView(copy.buffer).getUint32(0, true)
 }

@@ -20,7 +20,7 @@ import {
 import { currentPid, ExitTracker, pollExited } from './exit'
 import { fromSiginfo, type ExitStatus } from './status'
 import { fdinfoPid, isAnonPidfd } from './fdinfo'
-import { getInfo, HANDLE_LENGTH, INFO_MASK, nameToHandle, openHandle, type PidfdInfo } from './info'
+import { copyHandle, getInfo, handleType, INFO_MASK, nameToHandle, openHandle, type PidfdInfo } from './info'
 import { features, requireFeature } from './features'
 import { type SignalScope, signalName, toScopeFlag, toSignalNumber } from './signals'
 import { fstat, fstatIdentity, type PidfdStats, statx, type StatxResult } from './stat'
@@ -292,12 +292,14 @@ export class Pidfd implements Disposable {
    */
   static fromChildProcess(child: ChildProcess): Pidfd {
     if (!(child instanceof ChildProcess)) throw invalidArgType('child', 'an instance of ChildProcess', child)
-    const reaped = () => errnoException('ESRCH', 'pidfd_open', `child process ${child.pid} has already exited and been reaped`)
+    const pid = child.pid
+    if (typeof pid !== 'number') throw invalidArgValue('child', pid, 'has no pid (spawning it failed)')
+    validateInteger(pid, 'child.pid', 1, INT32_MAX)
+    const reaped = () => errnoException('ESRCH', 'pidfd_open', `child process ${pid} has already exited and been reaped`)
     if (child.exitCode !== null || child.signalCode !== null) throw reaped()
-    if (typeof child.pid !== 'number') throw invalidArgValue('child', child.pid, 'has no pid (spawning it failed)')
     let pidfd: Pidfd
     try {
-      pidfd = Pidfd.open(child.pid)
+      pidfd = Pidfd.open(pid)
     } catch (error) {
       throw (error as NodeJS.ErrnoException).code === 'ESRCH' ? reaped() : error
     }
@@ -320,18 +322,15 @@ export class Pidfd implements Disposable {
   static fromHandle(handle: Uint8Array): Pidfd {
     // Not instanceof: a Proxy passes that test, then fails on every typed-array accessor.
     if (!util.types.isUint8Array(handle)) throw invalidArgType('handle', 'an instance of Buffer or Uint8Array', handle)
-    if (handle.byteLength !== HANDLE_LENGTH) {
-      throw invalidArgValue('handle', handle, `must be ${HANDLE_LENGTH} bytes long, as Pidfd#toHandle() makes it`)
-    }
-    if (new DataView(handle.buffer, handle.byteOffset, 4).getUint32(0, true) !== constants.FILEID_KERNFS) {
-      throw invalidArgValue('handle', handle, 'is not a pidfs file handle (type 0xfe)')
-    }
+    // A private copy: what the caller's object says of its own buffer is not trusted.
+    const copy = copyHandle(handle)
+    if (handleType(copy) !== constants.FILEID_KERNFS) throw invalidArgValue('handle', handle, 'is not a pidfs file handle (type 0xfe)')
     requireFeature('fileHandles')
-    if (features().pidfsRoot) return new Pidfd(kCreate, openHandle(native.FD_PIDFS_ROOT, handle), undefined)
+    if (features().pidfsRoot) return new Pidfd(kCreate, openHandle(native.FD_PIDFS_ROOT, copy), undefined)
     // Before 6.17 any pidfd serves as the mount fd: one on this process does.
     const mount = native.pidfdOpen(process.pid, 0)
     try {
-      return new Pidfd(kCreate, openHandle(mount, handle), undefined)
+      return new Pidfd(kCreate, openHandle(mount, copy), undefined)
     } finally {
       native.close(mount)
     }
@@ -350,9 +349,11 @@ export class Pidfd implements Disposable {
     if (typeof processId !== 'string') throw invalidArgType('processId', 'of type string', processId)
     const match = /^(\d+):(\d+)$/.exec(processId)
     if (match === null) throw invalidArgValue('processId', processId, 'must be "PID:INODE" (two decimal numbers)')
-    const pid = validateInteger(Number(match[1]), 'pid', 1, INT32_MAX)
+    const pid = Number(match[1])
     const inode = BigInt(match[2]!)
-    if (inode < 1n || inode > 0xffffffffffffffffn) throw outOfRange('inode', '>= 1 && <= 2^64-1', inode)
+    if (pid < 1 || pid > INT32_MAX || inode < 1n || inode > 0xffffffffffffffffn) {
+      throw outOfRange('processId', `a pid >= 1 && <= ${INT32_MAX} and an inode >= 1 && <= 2^64-1`, processId)
+    }
     requireFeature('pidfs')
     const pidfd = Pidfd.open(pid)
     if (pidfd.id !== inode) {
@@ -388,7 +389,7 @@ export class Pidfd implements Disposable {
 
   /** Same as {@link Pidfd.close}, so that `using pidfd = Pidfd.open(pid)` closes it. */
   [Symbol.dispose](): void {
-    this.close()
+    Pidfd.prototype.close.call(this)
   }
 
   /**
@@ -448,16 +449,19 @@ export class Pidfd implements Disposable {
     let timeout: number | undefined
     if (options !== undefined) {
       validateOptions(options)
+      // Each option read once: a getter cannot answer differently to the check and the use.
       signal = options.signal
       if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalidArgType('options.signal', 'an instance of AbortSignal', signal)
-      if (options.timeout !== undefined) {
-        if (typeof options.timeout !== 'number') throw invalidArgType('options.timeout', 'of type number', options.timeout)
-        if (!(options.timeout >= 0 && options.timeout <= INT32_MAX)) throw outOfRange('options.timeout', `>= 0 && <= ${INT32_MAX}`, options.timeout)
-        timeout = options.timeout
+      timeout = options.timeout
+      if (timeout !== undefined) {
+        if (typeof timeout !== 'number') throw invalidArgType('options.timeout', 'of type number', timeout)
+        if (!(timeout >= 0 && timeout <= INT32_MAX)) throw outOfRange('options.timeout', `>= 0 && <= ${INT32_MAX}`, timeout)
       }
     }
+    Pidfd.#own(this)
+    const aborted = signal?.aborted === true // before anything starts watching
     const exited = Pidfd.#tracker(this).promise
-    if (signal?.aborted) return Promise.reject(abortError(signal.reason))
+    if (aborted) return Promise.reject(abortError(signal!.reason))
     if (signal === undefined && timeout === undefined) return exited
     return new Promise<ExitStatus>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined
@@ -760,10 +764,15 @@ function validatePidfdArg(fd: number): void {
  * ```
  */
 export function sameProcess(a: Pidfd | number, b: Pidfd | number): boolean {
+  // Both validated before anything is opened.
+  for (const [value, name] of [[a, 'a'], [b, 'b']] as const) {
+    if (typeof value === 'number') validateInteger(value, name, 1, INT32_MAX)
+    else asPidfd(value, name)
+  }
   requireFeature('pidfs')
-  const left = typeof a === 'number' ? Pidfd.open(a) : asPidfd(a, 'a')
+  const left = typeof a === 'number' ? Pidfd.open(a) : a
   try {
-    const right = typeof b === 'number' ? Pidfd.open(b) : asPidfd(b, 'b')
+    const right = typeof b === 'number' ? Pidfd.open(b) : b
     try {
       return left.equals(right)
     } finally {
