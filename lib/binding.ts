@@ -10,8 +10,49 @@
 import path from 'node:path'
 import nodeGypBuild from 'node-gyp-build'
 
+/** One child for {@link Native.spawn} to make (native/spawn.cc); every field is required. */
+export interface SpawnPlan {
+  /** Executables to try in order (PATH already searched, as execvp would); one that fails with ENOEXEC runs through /bin/sh. */
+  paths: string[]
+  /** argv, argv[0] included. */
+  argv: string[]
+  /** The environment, as "NAME=value" strings. */
+  env: string[]
+  /** The child's working directory, or null for this process's. */
+  cwd: string | null
+  /** Child fd i becomes a copy of this process's fd stdio[i]; -1: /dev/null; -2: left closed. Fds past the end are closed. */
+  stdio: number[]
+  /** setgid/setuid in the child (raw syscalls, after setgroups(0)), or -1 to keep ours. */
+  uid: number
+  gid: number
+  /** setsid() in the child. */
+  setsid: boolean
+  /** setpgid(0, pgid) in the child: 0 makes it lead a new group; -1: none. */
+  pgid: number
+  /** PR_SET_PDEATHSIG in the child (then getppid() is checked against this process), 0: none. */
+  pdeathSignal: number
+  /** A cgroup v2 directory fd for CLONE_INTO_CGROUP, or -1. */
+  cgroupFd: number
+  /** Extra clone3 flags (CLONE_AUTOREAP, CLONE_NNP, CLONE_PIDFD_AUTOKILL...), or 0n. */
+  flags: bigint
+  /** How to make the child: 0 the best available, 1 clone3 only, 2 clone() only, 3 posix_spawn + pidfd_open only. */
+  method: number
+}
+
 /** The native module's exports (see native/*.cc for each function's contract). */
 export interface Native {
+  /**
+   * Makes a child with its pidfd (clone3 with CLONE_PIDFD | CLONE_VM | CLONE_VFORK, falling
+   * back to clone() and to posix_spawn + pidfd_open): returns once the child has exec'd. The
+   * pidfd is owned (O_CLOEXEC). exit_signal is 0 (no SIGCHLD; wait with __WALL), except
+   * through posix_spawn. Throws an ErrnoException whose `syscall` names the failing step:
+   * in the child 'execve', 'chdir', 'setgroups', 'setgid', 'setuid', 'setsid', 'setpgid',
+   * 'dup3', 'open' (/dev/null), 'prctl'; in this process 'clone3', 'clone', 'posix_spawn',
+   * 'pidfd_open', 'mmap'. A child that failed is reaped and its pidfd closed before the throw.
+   */
+  spawn(plan: SpawnPlan): { pid: number; pidfd: number; method: number }
+  /** `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`: two new fds, not owned (for 'pipe' stdio). */
+  socketpair(): [number, number]
   /** `pidfd_open(pid, flags)`: a new owned O_CLOEXEC fd. */
   pidfdOpen(pid: number, flags: number): number
   /** `pidfd_send_signal(fd, sig, NULL, flags)`. */

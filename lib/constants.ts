@@ -40,6 +40,8 @@ export const constants = Object.freeze({
   WEXITED: 0x4,
   WCONTINUED: 0x8,
   WNOWAIT: 0x01000000,
+  /** Wait for every kind of child, also those that send no SIGCHLD at exit (as `spawn()`'s do). */
+  __WALL: 0x40000000,
   /** `waitid(2)` `si_code` values: how the child changed state. */
   CLD_EXITED: 1,
   CLD_KILLED: 2,

@@ -187,7 +187,7 @@ export class ExitTracker {
     this.#exitSeen = true
     const { fd } = this.#process
     try {
-      const info = native.waitid(fd, constants.WEXITED | constants.WNOHANG | constants.WNOWAIT)
+      const info = native.waitid(fd, constants.WEXITED | constants.WNOHANG | constants.WNOWAIT | constants.__WALL)
       if (info !== null) return this.#settle(fromSiginfo(info.code, info.status))
     } catch (error) {
       // ECHILD: not our child, or already reaped. EINVAL: a thread pidfd, or no P_PIDFD.

@@ -532,7 +532,8 @@ export class Pidfd implements Disposable {
     if ((flags & (constants.WEXITED | constants.WSTOPPED | constants.WCONTINUED)) === 0) {
       throw invalidArgValue('options', options, 'must ask for at least one of exited, stopped and continued')
     }
-    const info = native.waitid(Pidfd.#live(this), flags)
+    // __WALL: children made by spawn() send no SIGCHLD, and waitid skips those without it.
+    const info = native.waitid(Pidfd.#live(this), flags | constants.__WALL)
     if (info === null) return null
     const kind = waitidKinds[info.code - constants.CLD_EXITED]!
     const result: WaitidResult = {
@@ -787,7 +788,7 @@ export function sameProcess(a: Pidfd | number, b: Pidfd | number): boolean {
 /** True if fd is a child of this process that nobody has reaped (running or a zombie). */
 function isUnreapedChild(fd: number): boolean {
   try {
-    native.waitid(fd, constants.WEXITED | constants.WNOHANG | constants.WNOWAIT)
+    native.waitid(fd, constants.WEXITED | constants.WNOHANG | constants.WNOWAIT | constants.__WALL)
     return true
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
