@@ -41,6 +41,10 @@ function fakeKernel(kind: '5.0' | '5.4' | '6.1') {
       throw errno('ECHILD', 10, 'waitid')
     },
     poll: () => 0,
+    spawn: () => {
+      throw errno('ENOSYS', 38, 'clone3')
+    },
+    socketpair: () => [nextFd++, nextFd++],
     pidfdGetInfo: () => {
       throw errno('ENOTTY', 25, 'ioctl')
     },
