@@ -11,7 +11,8 @@
         "native/wait.cc",
         "native/info.cc",
         "native/watch.cc",
-        "native/handle.cc"
+        "native/handle.cc",
+        "native/spawn.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

@@ -17,6 +17,7 @@ State::~State() {
   // Runs at environment teardown (Worker exit, process exit): close what JS still owns.
   for (size_t fd = 0; fd < owned_fds.size(); fd++)
     if (owned_fds[fd]) close(static_cast<int>(fd));
+  FreeChildStack(*this);
 }
 
 bool State::Own(int fd) {
@@ -54,6 +55,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   pidfd::InitInfo(env, exports);
   pidfd::InitWatch(env, exports);
   pidfd::InitHandle(env, exports);
+  pidfd::InitSpawn(env, exports);
   return exports;
 }
 

@@ -31,6 +31,8 @@ struct State {
   size_t open_poll_handles = 0;
   napi_async_cleanup_hook_handle cleanup_hook = nullptr;
   bool tearing_down = false;
+  // The stack children start on (native/spawn.cc), mapped on first spawn.
+  void* child_stack = nullptr;
 
   ~State();
 };
@@ -56,5 +58,7 @@ void InitWait(Napi::Env env, Napi::Object exports);
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitWatch(Napi::Env env, Napi::Object exports);
 void InitHandle(Napi::Env env, Napi::Object exports);
+void InitSpawn(Napi::Env env, Napi::Object exports);
+void FreeChildStack(State& state);
 
 }  // namespace pidfd

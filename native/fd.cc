@@ -1,5 +1,7 @@
-// File descriptor ownership: dup, adopt, close. Every fd JS owns is in State::owned_fds.
+// File descriptor ownership: dup, adopt, close; and socketpair for stdio pipes. Every fd
+// JS owns is in State::owned_fds.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -43,12 +45,25 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`: two connected fds, as libuv makes for
+// child_process's 'pipe' stdio. Not owned: the caller hands them on. Errors: EMFILE, ENFILE.
+Napi::Value Socketpair(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) throw ErrnoException(env, errno, "socketpair");
+  Napi::Array pair = Napi::Array::New(env, 2);
+  pair.Set(0u, Napi::Number::New(env, fds[0]));
+  pair.Set(1u, Napi::Number::New(env, fds[1]));
+  return pair;
+}
+
 }  // namespace
 
 void InitFd(Napi::Env env, Napi::Object exports) {
   exports.Set("dupCloexec", Napi::Function::New<DupCloexec>(env, "dupCloexec"));
   exports.Set("own", Napi::Function::New<Own>(env, "own"));
   exports.Set("close", Napi::Function::New<Close>(env, "close"));
+  exports.Set("socketpair", Napi::Function::New<Socketpair>(env, "socketpair"));
 }
 
 }  // namespace pidfd
