@@ -203,14 +203,29 @@ class Scope {
   }
 }
 
-/** The first line a child prints ('' if it prints none). */
-async function firstLine(child: ChildProcess): Promise<string> {
-  let text = ''
-  for await (const chunk of child.stdout!) {
-    text += String(chunk)
-    if (text.includes('\n')) break
+/**
+ * The first line a helper prints ('' if it exits first).
+ * @throws SetupError after 5 s: a helper can hang while starting (Node does when it cannot
+ *   create its threads, under RLIMIT_NPROC).
+ */
+async function firstLine(child: ChildProcess, timeoutMs = 5000): Promise<string> {
+  const read = async () => {
+    let text = ''
+    for await (const chunk of child.stdout!) {
+      text += String(chunk)
+      if (text.includes('\n')) break
+    }
+    return text.split('\n')[0]!
   }
-  return text.split('\n')[0]!
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SetupError(`the helper printed nothing within ${timeoutMs / 1000} s`)), timeoutMs)
+  })
+  try {
+    return await Promise.race([read(), late])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 const sleepCell = new Int32Array(new SharedArrayBuffer(4))
@@ -358,7 +373,7 @@ export const checks: readonly Check[] = [
       child.stdin.write('go\n')
       const deadline = Date.now() + 5000
       while ([before, ''].includes(cmdline())) {
-        if (Date.now() > deadline) throw new CheckFailure('exec', 'no exec within 5 s')
+        if (Date.now() > deadline) throw new SetupError('the helper did not exec within 5 s')
         await new Promise((resolve) => setTimeout(resolve, 1))
       }
       expectEqual(scope.track(Pidfd.open(child.pid)).id, id, 'inode after exec: ')
