@@ -504,8 +504,12 @@ function kill(plan: Extract<Plan, { command: 'kill' }>): number {
 async function run(plan: Plan): Promise<number> {
   switch (plan.command) {
     case 'help':
-      ;(plan.usage ? err : out)(plan.text)
-      return plan.usage ? EXIT_USAGE : EXIT_OK
+      if (plan.usage) {
+        err(plan.text)
+        return EXIT_USAGE
+      }
+      out(plan.text)
+      return EXIT_OK
     case 'version':
       out(`${version()}\n`)
       return EXIT_OK
