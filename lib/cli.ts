@@ -14,7 +14,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { abortChecks, type CheckResult, checks, runChecks } from './check'
-import { type FeatureName, featureInfo, features } from './features'
+import { type FeatureName, featureInfo, features, unsupportedReason } from './features'
 import { Pidfd } from './pidfd'
 import { SIGNAL_MAX } from './signals'
 import type { ExitStatus } from './status'
@@ -347,7 +347,7 @@ function table(results: CheckResult[], color: boolean): string {
   lines.push(
     '',
     `${count(results, 'pass')} passed, ${count(results, 'fail')} failed, ${count(results, 'unsupported')} unsupported${errors > 0 ? `, ${errors} could not run` : ''}`,
-    missing.length === 0 ? 'features: all supported' : `features missing: ${missing.map((name) => `${name} (Linux ${featureInfo[name].since})`).join(', ')}`,
+    missing.length === 0 ? 'features: all supported' : `features missing: ${missing.map((name) => `${name} (${unsupportedReason(name)})`).join(', ')}`,
   )
   return `${lines.join('\n')}\n`
 }
@@ -393,7 +393,7 @@ async function check(plan: Extract<Plan, { command: 'check' }>): Promise<number>
       pidfd: version(),
       durationMs: Math.round(seconds * 1000),
       features: Object.fromEntries(
-        (Object.keys(featureInfo) as FeatureName[]).map((name) => [name, { supported: found[name], ...featureInfo[name] }]),
+        (Object.keys(featureInfo) as FeatureName[]).map((name) => [name, { supported: found[name], ...featureInfo[name], reason: unsupportedReason(name) }]),
       ),
       summary: {
         total: results.length,

@@ -7,6 +7,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { Pidfd, featureInfo, features } from '../lib'
+import { unsupportedReason } from '../lib/features'
 import { type Native, native } from '../lib/binding'
 import { checks } from '../lib/check'
 import { main, parse, type Plan, type Target, UsageError } from '../lib/cli'
@@ -120,6 +121,7 @@ describe('pidfd check', () => {
     for (const [name, feature] of Object.entries(report.features) as [keyof typeof featureInfo, { supported: boolean; since: string }][]) {
       expect(feature.supported, name).toBe(features()[name])
       expect(feature.since).toBe(featureInfo[name].since)
+      expect((feature as { reason?: string }).reason).toBe(unsupportedReason(name))
     }
     expect(report.checks.length).toBeGreaterThanOrEqual(30)
     expect(new Set(report.checks.map((c: { id: string }) => c.id)).size).toBe(report.checks.length)
