@@ -23,6 +23,8 @@ export {
   type NamespaceType,
 } from './pidfd'
 export type { PidfdInfo, CoredumpInfo } from './info'
+export { spawn, type SpawnOptions, type StdioOptions, type StdioEntry } from './spawn'
+export { Subprocess, type SubprocessEvents } from './subprocess'
 export { ZOMBIE_WAIT_MS } from './exit'
 export type { ExitStatus, ExitStatusSource } from './status'
 export { features, featureInfo, unsupportedReason, type Features, type FeatureName } from './features'
