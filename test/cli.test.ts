@@ -99,6 +99,9 @@ kill "$sentinel"`
 /** Whether this test may hide /bin/sh from the CLI (a private mount namespace), and it would matter. */
 const canHideShell = !('execve' in process) && spawnSync('unshare', ['--mount', 'true']).status === 0
 
+/** Whether this test may run the CLI as pid 1 of a new pid namespace. */
+const canUnsharePid = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true']).status === 0
+
 /** `text` as a literal inside a RegExp. */
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 
@@ -248,6 +251,14 @@ describe('pidfd check', () => {
     } finally {
       fs.rmSync(junitFile, { force: true })
     }
+  })
+
+  it.skipIf(!canUnsharePid)("runs as pid 1 of a pid namespace (a container's init): every check passes or is unsupported", () => {
+    const result = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, bin, 'check', '--json'], { encoding: 'utf8', timeout: scaled(30_000) })
+    expect(result.status, result.stdout.slice(0, 3000) + result.stderr).toBe(0)
+    const report = JSON.parse(result.stdout) as Report
+    for (const check of report.checks) expect(['pass', 'unsupported'], `${check.id}: ${check.reason ?? check.observed}`).toContain(check.status)
+    expect(report.checks.find((c) => c.id === 'waitid.not-child')).toMatchObject({ status: 'unsupported', reason: 'needs a parent process in its pid namespace' })
   })
 
   it('leaves no process behind, even when interrupted with SIGINT', async () => {
