@@ -1,5 +1,5 @@
 // Shared helpers for tests that use real processes.
-import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process'
+import { type ChildProcess, spawn, type SpawnOptions, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -153,4 +153,34 @@ export const TIME_SCALE = Math.max(1, Number(process.env.PIDFD_TIME_SCALE ?? 1) 
 /** A time budget in ms, stretched by {@link TIME_SCALE}. */
 export function scaled(ms: number): number {
   return ms * TIME_SCALE
+}
+
+/** Syscall numbers a seccomp filter may refuse (asm/unistd_64.h; arm64 uses the generic table). */
+const syscallNumbers: Partial<Record<NodeJS.Architecture, Record<string, number>>> = {
+  x64: { clone: 56, name_to_handle_at: 303, open_by_handle_at: 304, pidfd_open: 434, clone3: 435, pidfd_getfd: 438 },
+  arm64: { clone: 220, name_to_handle_at: 264, open_by_handle_at: 265, pidfd_open: 434, clone3: 435, pidfd_getfd: 438 },
+}
+
+/** True where {@link refusing} knows this architecture's syscall numbers. */
+export const canRefuseSyscalls = syscallNumbers[process.arch] !== undefined
+
+let seccompLauncher: string | undefined
+
+/**
+ * The argv prefix that runs a program under a seccomp filter answering the named syscalls
+ * with `errno` (test/fixtures/seccomp.c, compiled with cc on first use into a temporary
+ * folder removed at exit), as container runtimes refuse some syscalls.
+ */
+export function refusing(errno: string, names: string[]): string[] {
+  if (seccompLauncher === undefined) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pidfd-seccomp-'))
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+    const binary = path.join(dir, 'seccomp')
+    const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', binary, path.join(__dirname, 'fixtures', 'seccomp.c')], { encoding: 'utf8' })
+    if (cc.status !== 0) throw new Error(`cc test/fixtures/seccomp.c failed: ${cc.error?.message ?? cc.stderr}`)
+    seccompLauncher = binary
+  }
+  const numbers = syscallNumbers[process.arch]!
+  const errnoNumber = (os.constants.errno as Record<string, number>)[errno]!
+  return [seccompLauncher, String(errnoNumber), names.map((name) => numbers[name]!).join(',')]
 }

@@ -2,19 +2,10 @@
 // do), few fds, an unprivileged user. The package runs in a child node under each, through
 // its public API and `pidfd check --json`; one refused syscall must cost only its feature.
 import { spawnSync, type SpawnSyncOptionsWithStringEncoding } from 'node:child_process'
-import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { type FeatureName, type Features, features } from '../lib'
-import { NOBODY, removePackageCopy, root, scaled, worldReadablePackage } from './helpers'
-
-/** Syscall numbers the filters refuse (asm/unistd_64.h; arm64 uses the generic table). */
-const syscalls: Partial<Record<NodeJS.Architecture, Record<string, number>>> = {
-  x64: { name_to_handle_at: 303, open_by_handle_at: 304, pidfd_open: 434, clone3: 435, pidfd_getfd: 438 },
-  arm64: { name_to_handle_at: 264, open_by_handle_at: 265, pidfd_open: 434, clone3: 435, pidfd_getfd: 438 },
-}
-const numbers = syscalls[process.arch]
+import { canRefuseSyscalls, NOBODY, refusing, removePackageCopy, root, scaled, worldReadablePackage } from './helpers'
 
 /** A check run or a smoke run may take a while on a slow machine. */
 const RUN_MS = scaled(30_000)
@@ -137,21 +128,7 @@ interface CheckReport {
 /** What features() says here, unrestricted: the baseline each restriction is compared with. */
 const unrestricted = features()
 
-let work: string
-/** The compiled test/fixtures/seccomp.c. */
-let seccomp: string
-
-beforeAll(() => {
-  work = fs.mkdtempSync(path.join(os.tmpdir(), 'pidfd-restricted-'))
-  seccomp = path.join(work, 'seccomp')
-  const cc = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', seccomp, path.join(__dirname, 'fixtures', 'seccomp.c')], { encoding: 'utf8' })
-  if (cc.status !== 0) throw new Error(`cc test/fixtures/seccomp.c failed: ${cc.error?.message ?? cc.stderr}`)
-})
-
-afterAll(() => {
-  fs.rmSync(work, { recursive: true, force: true })
-  removePackageCopy()
-})
+afterAll(removePackageCopy)
 
 type RunOptions = Omit<SpawnSyncOptionsWithStringEncoding, 'encoding'>
 
@@ -167,11 +144,6 @@ function run(argv: string[], options: RunOptions = {}): { status: number | null;
   return result
 }
 
-/** The launcher prefix `seccomp ERRNO NR,...`: the named syscalls fail with errno. */
-function refusing(errno: string, names: string[]): string[] {
-  const errnoNumber = (os.constants.errno as Record<string, number>)[errno]!
-  return [seccomp, String(errnoNumber), names.map((name) => numbers![name]!).join(',')]
-}
 
 /** The smoke script under `prefix` (a launcher), against the package in dir. */
 function smoke(prefix: string[], dir = root, options?: RunOptions): SmokeReport {
@@ -231,7 +203,7 @@ const refusals: Refusal[] = [
   { errno: 'ENOSYS', syscalls: ['clone3'], lost: [], reason: /^$/ },
 ]
 
-describe.skipIf(numbers === undefined)('one refused syscall costs only its feature', () => {
+describe.skipIf(!canRefuseSyscalls)('one refused syscall costs only its feature', () => {
   describe.each(refusals)('$syscalls refused with $errno', (refusal) => {
     const { errno, lost, reason } = refusal
     const prefix = () => refusing(errno, refusal.syscalls)
