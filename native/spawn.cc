@@ -347,9 +347,11 @@ long ViaClone(void* stack, ChildPlan& p, int* pidfd) {
 }
 
 using AddChdir = int (*)(posix_spawn_file_actions_t*, const char*);
+using AddClosefrom = int (*)(posix_spawn_file_actions_t*, int);
 
 // posix_spawn + pidfd_open: for where CLONE_PIDFD and CLONE_VM are refused. No ids, parent
-// death signal, cgroup or extra flags; fds past stdio are left to O_CLOEXEC.
+// death signal, cgroup or extra flags. The glibc extensions for cwd (2.29) and for closing
+// the fds past stdio (2.34) are looked up at run time, so the binary needs no newer glibc.
 long ViaPosixSpawn(ChildPlan& p, int* pidfd) {
   if (p.uid >= 0 || p.gid >= 0 || p.pdeath_signal != 0 || p.cgroup_fd >= 0 || p.flags != 0) {
     p.step = "posix_spawn";
@@ -377,10 +379,11 @@ long ViaPosixSpawn(ChildPlan& p, int* pidfd) {
   }
   int rc = 0;
   if (p.has_cwd) {
-    // glibc 2.29+; looked up at run time so the binary needs no newer glibc.
     auto add_chdir = reinterpret_cast<AddChdir>(dlsym(RTLD_DEFAULT, "posix_spawn_file_actions_addchdir_np"));
     rc = add_chdir == nullptr ? ENOTSUP : add_chdir(&actions, p.cwd.c_str());
   }
+  auto add_closefrom = reinterpret_cast<AddClosefrom>(dlsym(RTLD_DEFAULT, "posix_spawn_file_actions_addclosefrom_np"));
+  if (add_closefrom != nullptr) add_closefrom(&actions, n);  // else O_CLOEXEC is all there is
   sigset_t set;
   sigemptyset(&set);
   for (int sig = 1; sig < 32; sig++)
