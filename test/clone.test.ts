@@ -100,7 +100,7 @@ describe('native spawn: what only a native spawn can do', () => {
     const a = fs.openSync(`${file}.a`, 'w+')
     const b = fs.openSync(`${file}.b`, 'w+')
     try {
-      const child = native.spawn(plan({ paths: ['/bin/sh'], argv: ['sh', '-c', 'echo one; echo two >&2; cat /proc/self/stat >&2'], stdio: [-1, b, a], setsid: true }))
+      const child = native.spawn(plan({ paths: ['/bin/sh'], argv: ['sh', '-c', 'echo one; echo two >&2; cat /proc/$$/stat >&2'], stdio: [-1, b, a], setsid: true }))
       reap(child)
       expect(fs.readFileSync(`${file}.a`, 'utf8').split('\n')[0]).toBe('two')
       expect(fs.readFileSync(`${file}.b`, 'utf8')).toBe('one\n')
