@@ -301,9 +301,9 @@ export function parseSpawnArguments(file: unknown, argsArg: unknown, optionsArg:
     if (cgroup.length === 0) throw invalidArgValue('options.cgroup', cgroup, 'cannot be empty')
   }
 
-  // The native layer of child_process converts cwd with V8's ToString (a Buffer decodes as
-  // UTF-8) and ignores an empty one.
-  const cwdString = cwd == null ? '' : `${cwd as string}`
+  // An empty cwd means none, as in child_process. A Buffer or Uint8Array one is a UTF-8 path
+  // here; child_process 20 validates it and then ignores it.
+  const cwdString = cwd == null ? '' : typeof cwd === 'string' ? cwd : Buffer.from(cwd as Uint8Array).toString()
   return {
     file: spawnfile,
     args: argv,
