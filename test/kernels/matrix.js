@@ -221,6 +221,7 @@ async function main() {
       const failures = report.results.filter((r) => !r.ok).map((r) => `${r.name}: ${r.error}`)
       const checks = report.check.checks ?? []
       failures.push(...checks.filter((c) => c.status === 'fail').map((c) => `check ${c.id}: expected ${c.expected}, observed ${c.observed}`))
+      failures.push(...checks.filter((c) => c.status === 'error').map((c) => `check ${c.id} could not run: ${c.reason}`))
       if (report.check.error) failures.push(report.check.error)
       if (report.checkExit !== 0) failures.push(`pidfd check exited ${report.checkExit}`)
       const count = (status) => checks.filter((c) => c.status === status).length
@@ -230,7 +231,7 @@ async function main() {
         package: pkg,
         bootSeconds: Math.round((Date.now() - bootStarted) / 1000),
         expectations: `${report.results.filter((r) => r.ok).length}/${report.results.length}`,
-        checks: `${count('pass')} pass, ${count('fail')} fail, ${count('unsupported')} unsupported`,
+        checks: `${count('pass')} pass, ${count('fail')} fail, ${count('error')} error, ${count('unsupported')} unsupported`,
         missing: Object.entries(report.features).filter(([, ok]) => !ok).map(([name]) => name),
         failures,
       }
