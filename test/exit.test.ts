@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Pidfd, type ExitStatus, features } from '../lib'
-import { distEntry, killChildren, lineFrom, NOBODY, openPidfds, sleeper, start, removePackageCopy, worldReadablePackage } from './helpers'
+import { distEntry, killChildren, lineFrom, NOBODY, openPidfds, sleeper, start, removePackageCopy, scaled, worldReadablePackage } from './helpers'
 
 afterEach(killChildren)
 afterAll(removePackageCopy)
@@ -386,5 +386,5 @@ describe('many children', () => {
     await Promise.all(children.map(({ child }) => (child.exitCode === null ? once(child, 'exit') : null)))
     for (const { pidfd } of children) pidfd.close()
     expect(openPidfds().length).toBe(before)
-  }, 60_000)
+  }, scaled(60_000))
 })
