@@ -26,6 +26,9 @@ const outOfFdsCodes = new Set(['EMFILE', 'ENFILE'])
 
 const REAP_FLAGS = constants.WEXITED | constants.WNOHANG | constants.__WALL
 
+/** `plan.method` of glibc's clone(), forced through PIDFD_SPAWN_METHOD or setSpawnMethod. */
+const CLONE_METHOD = 2
+
 /** How long a Worker's exit waits for children it signalled (killOnParentDeath) to die, in ms. */
 const WORKER_EXIT_WAIT_MS = 250
 
@@ -186,6 +189,9 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
     // setuid((uid_t)-1) fails with EINVAL, which Node reports by throwing; other negative ids
     // are refused the same way rather than left to wrap around.
     for (const id of [request.uid, request.gid]) if (id !== null && id < 0) throw uvException(-os.constants.errno.EINVAL, 'spawn')
+    // clone() has no CLONE_INTO_CGROUP, and native.spawn's forced clone() path does not
+    // refuse it: never start the child outside the cgroup asked for.
+    if (request.method === CLONE_METHOD && request.cgroup !== null) throw uvException(-os.constants.errno.ENOTSUP, 'spawn')
     const slots = request.stdio
     for (const slot of slots) {
       if ((slot.type === 'fd' || slot.type === 'wrap') && slot.fd < 0) throw uvException(-os.constants.errno.EINVAL, 'spawn')
