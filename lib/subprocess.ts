@@ -15,7 +15,7 @@ import { native, type SpawnPlan } from './binding'
 import { constants } from './constants'
 import { illegalConstructor, invalidArgValue, invalidThis, unknownSignal } from './errors'
 import { Pidfd } from './pidfd'
-import { fromSiginfo, type ExitStatus } from './status'
+import { fromSiginfo, unavailable, type ExitStatus } from './status'
 import type { SpawnRequest, StdioSlot } from './spawn'
 
 /** The errnos child_process reports as an `'error'` event rather than a throw (Node 20). */
@@ -157,8 +157,6 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
   /** True from a successful spawn until the child is reaped. */
   #running = false
   #ref = true
-  #spawnEmitted = false
-  #pendingExit: ExitStatus | undefined
   #closesNeeded = 1
   #closesGot = 0
   #pdeathSignal: number
@@ -340,13 +338,7 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
   }
 
   #onSpawn(): void {
-    this.#spawnEmitted = true
     this.emit('spawn')
-    const pending = this.#pendingExit
-    if (pending !== undefined) {
-      this.#pendingExit = undefined
-      this.#onExit(pending)
-    }
   }
 
   /** Node's onexit for a spawn that failed: the errno as exitCode, `'error'`, then `'close'`. */
@@ -363,10 +355,17 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
     this.#maybeClose()
   }
 
-  /** Watches the pidfd for the child's exit; reaps it then, whoever listens. */
+  /**
+   * Watches the pidfd for the child's exit; reaps it then, whoever listens. The events go
+   * out on the next tick, as Node's do from its callbacks: after the 'spawn' tick queued at
+   * spawn, and a throwing listener is an uncaught exception, not a rejected promise.
+   */
   #watchExit(pidfd: Pidfd): void {
     pidfd.exited.then(
-      (status) => this.#onExit(this.#reap(status)),
+      (status) => {
+        const reaped = this.#reap(status)
+        process.nextTick(() => this.#onExit(reaped))
+      },
       () => this.#onPidfdClosed(),
     )
   }
@@ -401,8 +400,15 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
     }
     this.#ownWatch = native.watch(fd, native.UV_READABLE, () => {
       this.#ownWatch = 0
-      const info = native.waitid(fd, REAP_FLAGS)
-      if (info !== null) this.#onExit(fromSiginfo(info.code, info.status))
+      let status: ExitStatus
+      try {
+        const info = native.waitid(fd, REAP_FLAGS)
+        // Readable means exited: there is a status to reap.
+        status = info === null ? unavailable('waitid found no exit to reap') : fromSiginfo(info.code, info.status)
+      } catch (error) {
+        status = unavailable(`reaping failed: ${(error as Error).message}`)
+      }
+      this.#onExit(status)
     })
     if (!this.#ref) native.refWatch(this.#ownWatch, false)
   }
@@ -417,11 +423,6 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
   /** The child has been reaped: Node's onexit. */
   #onExit(status: ExitStatus): void {
     if (!this.#running) return
-    if (!this.#spawnEmitted) {
-      // 'spawn' comes first, as in Node, even when the exit was seen within the same tick.
-      this.#pendingExit = status
-      return
-    }
     this.#running = false
     unreaped.delete(this)
     this.#release()

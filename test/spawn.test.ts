@@ -720,6 +720,21 @@ describe('the object surface', () => {
     }
   })
 
+  it('a throwing listener is an uncaught exception, as with child_process (not an unhandled rejection)', () => {
+    const script = `
+      const impl = process.argv[1] === 'node' ? require('child_process').spawn : require(${JSON.stringify(path.join(__dirname, '..', 'dist'))}).spawn
+      process.on('uncaughtException', (e) => console.log('uncaughtException', e.message))
+      process.on('unhandledRejection', (e) => console.log('unhandledRejection', e.message))
+      const child = impl('true', [], { stdio: 'ignore' })
+      child.on('spawn', () => { throw new Error('from spawn') })
+      child.on('exit', () => { throw new Error('from exit') })
+      impl('does-not-exist-zz').on('error', () => { throw new Error('from error') })
+    `
+    const [expected, actual] = ['node', 'pidfd'].map((which) => childProcess.spawnSync(process.execPath, ['-e', script, which], { encoding: 'utf8' }).stdout.split('\n').sort())
+    expect(actual).toEqual(expected)
+    expect(actual).toContain('uncaughtException from exit')
+  })
+
   it('errors are reported once per spawn, whatever listens', async () => {
     const child = spawn('foo123')
     const [error] = (await once(child, 'error')) as [Error]
