@@ -10,7 +10,7 @@ import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { native } from '../lib/binding'
-import { spawn } from '../lib'
+import { Pidfd, spawn } from '../lib'
 import { distEntry, NOBODY, openFdCount, removePackageCopy, scaled, until, worldReadablePackage } from './helpers'
 import { errorShape, killAll, processState, track, zombieChildren } from './spawn-helpers'
 
@@ -461,5 +461,60 @@ describe('the native plan', () => {
     } finally {
       spy.mockRestore()
     }
+  })
+})
+
+describe('faults on the way (injected)', () => {
+  afterEach(() => vi.restoreAllMocks())
+
+  const errno = (code: string, value: number, syscall: string) => Object.assign(new Error(`${code}: injected, ${syscall}`), { code, errno: -value, syscall })
+
+  it('EMFILE at the second pipe: the first pair is closed, and it is an error event without stdio', async () => {
+    await spawn('true', [], { stdio: 'ignore' }).exited
+    const before = openFdCount()
+    const real = native.socketpair.bind(native)
+    vi.spyOn(native, 'socketpair').mockImplementationOnce(real).mockImplementationOnce(() => {
+      throw errno('EMFILE', 24, 'socketpair')
+    })
+    const child = spawn('true')
+    expect([child.pid, child.stdin, child.stdout, child.stdio]).toEqual([undefined, undefined, undefined, undefined])
+    const seen: unknown[] = []
+    child.on('error', (error) => seen.push(errorShape(error)))
+    await new Promise((resolve) => child.on('close', resolve))
+    expect(seen).toEqual([expect.objectContaining({ message: 'spawn true EMFILE', errno: -24, syscall: 'spawn true' })])
+    expect(openFdCount()).toBe(before)
+  })
+
+  it('a failure native.spawn throws (EPERM from setsid): thrown as spawn EPERM, every pipe closed', async () => {
+    await spawn('true', [], { stdio: 'ignore' }).exited
+    const before = openFdCount()
+    vi.spyOn(native, 'spawn').mockImplementationOnce(() => {
+      throw errno('EPERM', 1, 'setsid')
+    })
+    expect(() => spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })).toThrow(expect.objectContaining({ message: 'spawn EPERM', syscall: 'spawn', errno: -1 }))
+    expect(openFdCount()).toBe(before)
+  })
+
+  it('no fd left for the Pidfd: the child is still watched, reaped and killable through the original', async () => {
+    vi.spyOn(Pidfd, 'fromFd').mockImplementationOnce(() => {
+      throw errno('EMFILE', 24, 'fcntl')
+    })
+    const child = spawn('sleep', ['100'], { stdio: 'ignore' })
+    expect(child.pidfd).toBeUndefined()
+    const pid = child.pid!
+    expect(child.kill('SIGKILL')).toBe(true)
+    expect(await child.exited).toMatchObject({ signal: 'SIGKILL' })
+    expect(processState(pid)).toBeNull()
+  })
+
+  it('the user closes the pidfd while out of fds: reopening is retried, and the child still reaped', async () => {
+    const child = spawn('sh', ['-c', 'sleep 0.2; exit 6'], { stdio: 'ignore' })
+    const pid = child.pid!
+    vi.spyOn(native, 'pidfdOpen').mockImplementationOnce(() => {
+      throw errno('EMFILE', 24, 'pidfd_open')
+    })
+    child.pidfd!.close()
+    expect(await child.exited).toMatchObject({ code: 6 })
+    expect(processState(pid)).toBeNull()
   })
 })
