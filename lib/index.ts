@@ -23,7 +23,7 @@ export {
   type NamespaceType,
 } from './pidfd'
 export type { PidfdInfo, CoredumpInfo } from './info'
-export { spawn, type SpawnOptions, type StdioOptions, type StdioEntry } from './spawn'
+export { spawn, type SpawnOptions, type StdioOptions } from './spawn'
 export { Subprocess, type SubprocessEvents } from './subprocess'
 export { ZOMBIE_WAIT_MS } from './exit'
 export type { ExitStatus, ExitStatusSource } from './status'

@@ -6,6 +6,7 @@
  * which {@link Subprocess} makes once nothing is left to refuse.
  * @packageDocumentation
  */
+import type * as childProcess from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import url from 'node:url'
@@ -27,19 +28,19 @@ export type StdioSlot =
   /** A copy of a Node handle's fd (a `net.Socket`, a TTY, ...), whose reading is paused, as Node does. */
   | { type: 'wrap'; fd: number; stream: object; handle: object }
 
-/** One `stdio` entry as `spawn()` takes it. */
-export type StdioEntry = 'pipe' | 'overlapped' | 'ignore' | 'inherit' | number | { fd: number } | NodeJS.ReadableStream | NodeJS.WritableStream | null | undefined
-
-/** The `stdio` option: a shorthand for the first three fds, or one entry per child fd. */
-export type StdioOptions = 'pipe' | 'overlapped' | 'ignore' | 'inherit' | StdioEntry[]
+/**
+ * The `stdio` option, typed as `child_process` types it: a shorthand for fds 0-2, or one
+ * entry per child fd. (`{ fd: number }` objects work too, as in Node; `'ipc'` is refused.)
+ */
+export type StdioOptions = childProcess.StdioOptions
 
 /**
  * Options of {@link spawn}: `child_process.spawn`'s (except IPC), with the same meaning, and
  * a few that only a native spawn can offer.
  */
 export interface SpawnOptions {
-  /** Working directory of the child (a path, a `file:` URL or a Buffer). Default: this process's. */
-  cwd?: string | URL | Buffer
+  /** Working directory of the child (a path or a `file:` URL; a Buffer works too). Default: this process's. */
+  cwd?: string | URL
   /** The child's environment. Default `process.env`. Values that are `undefined` are left out. */
   env?: NodeJS.ProcessEnv
   /** The child's `argv[0]`. Default: `file` (or the shell). */

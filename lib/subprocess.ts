@@ -150,7 +150,10 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
 
   /** Created with the child; closed once it has been reaped. */
   #pidfd: Pidfd | undefined
-  /** A pidfd of our own, opened only if the user closed {@link Subprocess.pidfd} while the child ran. */
+  /**
+   * A pidfd of our own: opened only if the user closed {@link Subprocess.pidfd} while the
+   * child ran, or native.spawn's own when no Pidfd could be made of it.
+   */
   #ownFd = -1
   #ownWatch = 0
   #retry: NodeJS.Timeout | undefined
@@ -234,7 +237,7 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
       this.pid = result!.pid
       this.#adopt(result!.pidfd)
       if (!isMainThread) trackForWorkerExit(this)
-      process.nextTick(() => this.#onSpawn())
+      process.nextTick(() => this.emit('spawn'))
     }
     this.#setUpStdio(slots, parentEnds)
   }
@@ -335,10 +338,6 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
     this.#timer = undefined
     this.#abortCleanup?.()
     this.#abortCleanup = undefined
-  }
-
-  #onSpawn(): void {
-    this.emit('spawn')
   }
 
   /** Node's onexit for a spawn that failed: the errno as exitCode, `'error'`, then `'close'`. */

@@ -121,6 +121,14 @@ describe('test-child-process-spawn-typeerror / normalizeSpawnArguments: the same
     }
   })
 
+  it("type-checks with child_process's own option types (a drop-in at compile time too)", async () => {
+    const options: childProcess.SpawnOptions = { stdio: ['ignore', 'pipe', process.stderr], cwd: new URL('file:///'), killSignal: 'SIGINT' }
+    const child = spawn('true', [], options)
+    const stdout: import('node:stream').Readable | null = child.stdout
+    expect(stdout).not.toBeNull()
+    expect(await child.exited).toMatchObject({ code: 0 })
+  })
+
   it('accepts windowsHide, windowsVerbatimArguments and serialization, which mean nothing here', async () => {
     const child = track(spawn('true', { windowsHide: true, windowsVerbatimArguments: true, serialization: 'advanced', stdio: 'ignore' }))
     expect(await child.exited).toMatchObject({ code: 0 })
@@ -295,7 +303,7 @@ describe('test-child-process-stdio: the stdio forms', () => {
     })
   })
 
-  it("'ignore' gives /dev/null on 0-2 and leaves fds past 2 closed; 'inherit' passes ours", async () => {
+  it("'ignore' gives /dev/null on 0-2 and leaves fds past 2 closed; a number or 'inherit' passes ours", async () => {
     // Read from outside: sleep opens nothing of its own.
     const fds = async (spawn: AnySpawn, stdio: unknown) => {
       const child = spawn('sleep', ['100'], { stdio, env: {} }) // no locale: sleep opens no file
@@ -312,8 +320,13 @@ describe('test-child-process-stdio: the stdio forms', () => {
       await closed
       return links
     }
-    const ignored = await same((spawn) => fds(spawn, ['ignore', 'ignore', 'ignore', 'ignore', 'inherit', 'pipe']))
-    expect(ignored).toEqual(['/dev/null', '/dev/null', '/dev/null', 'closed', fs.readlinkSync('/proc/self/fd/4').replace(/\[\d+\]/, '[inode]'), 'socket:[inode]', 'closed'])
+    const zero = fs.openSync('/dev/zero', 'r')
+    try {
+      const ignored = await same((spawn) => fds(spawn, ['ignore', 'ignore', 'ignore', 'ignore', zero, 'pipe']))
+      expect(ignored).toEqual(['/dev/null', '/dev/null', '/dev/null', 'closed', '/dev/zero', 'socket:[inode]', 'closed'])
+    } finally {
+      fs.closeSync(zero)
+    }
     const inherited = await same((spawn) => fds(spawn, 'inherit'))
     expect(inherited.slice(0, 3)).toEqual([0, 1, 2].map((fd) => fs.readlinkSync(`/proc/self/fd/${fd}`).replace(/\[\d+\]/, '[inode]')))
   })
@@ -402,8 +415,8 @@ describe('test-child-process-cwd: cwd as a path, a file URL, a Buffer', () => {
 
   it('a Buffer or Uint8Array cwd is honoured (UTF-8), where child_process 20 ignores it', async () => {
     expect((await output(node('pwd', [], { cwd: Buffer.from(tmp) }))).trim()).toBe(process.cwd())
-    expect((await output(spawn('pwd', [], { cwd: Buffer.from(tmp) }))).trim()).toBe(fs.realpathSync(tmp))
-    expect((await output(spawn('pwd', [], { cwd: new Uint8Array(Buffer.from(tmp)) as Buffer }))).trim()).toBe(fs.realpathSync(tmp))
+    expect((await output(spawn('pwd', [], { cwd: Buffer.from(tmp) as unknown as string }))).trim()).toBe(fs.realpathSync(tmp))
+    expect((await output(spawn('pwd', [], { cwd: new Uint8Array(Buffer.from(tmp)) as unknown as string }))).trim()).toBe(fs.realpathSync(tmp))
   })
 
   it("'', undefined and null leave the working directory alone", async () => {
