@@ -42,13 +42,6 @@ function uvException(errno: number, syscall: string): NodeJS.ErrnoException {
   return error
 }
 
-/** The negative errno of a native ErrnoException; anything else is rethrown. */
-function errnoOf(error: unknown): number {
-  const errno = (error as NodeJS.ErrnoException | null)?.errno
-  if (typeof errno !== 'number') throw error
-  return errno
-}
-
 /** Node's convertToValidSignal: a signal number Node has a name for, or a name in any case. */
 export function convertToValidSignal(signal: unknown): number {
   const signals = os.constants.signals as Record<string, number>
@@ -218,10 +211,12 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
       }
       result = native.spawn(this.#plan(request, plan, cgroupFd))
     } catch (error) {
-      const errno = errnoOf(error)
-      if (!errorEventCodes.has(util.getSystemErrorName(errno)) || isCgroupError(error, request.cgroup)) {
+      const errno = (error as NodeJS.ErrnoException | null)?.errno
+      // fs's error for the cgroup, or no errno at all: as it is.
+      const own = typeof errno !== 'number' || isCgroupError(error, request.cgroup)
+      if (own || !errorEventCodes.has(util.getSystemErrorName(errno))) {
         closeAll(parentEnds)
-        throw isCgroupError(error, request.cgroup) ? error : uvException(errno, 'spawn')
+        throw own ? error : uvException(errno, 'spawn')
       }
       failure = errno
     } finally {
@@ -490,7 +485,8 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
       if (this.#pidfd !== undefined && !this.#pidfd.closed) this.#pidfd.sendSignal(sig)
       else native.pidfdSendSignal(this.#signalFd(), sig, 0)
     } catch (error) {
-      const errno = errnoOf(error)
+      const errno = (error as NodeJS.ErrnoException | null)?.errno
+      if (typeof errno !== 'number') throw error
       const code = util.getSystemErrorName(errno)
       if (code === 'ESRCH') return false // already exited, not yet reaped: Node's "already dead"
       if (code === 'EINVAL' || code === 'ENOSYS') throw uvException(errno, 'kill')

@@ -495,6 +495,17 @@ describe('faults on the way (injected)', () => {
     expect(openFdCount()).toBe(before)
   })
 
+  it('an error without errno (a bad plan) is rethrown as it is, every pipe closed', async () => {
+    await spawn('true', [], { stdio: 'ignore' }).exited
+    const before = openFdCount()
+    const bad = new TypeError('plan.paths must be an array of strings')
+    vi.spyOn(native, 'spawn').mockImplementationOnce(() => {
+      throw bad
+    })
+    expect(() => spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })).toThrow(bad)
+    expect(openFdCount()).toBe(before)
+  })
+
   it('no fd left for the Pidfd: the child is still watched, reaped and killable through the original', async () => {
     vi.spyOn(Pidfd, 'fromFd').mockImplementationOnce(() => {
       throw errno('EMFILE', 24, 'fcntl')
