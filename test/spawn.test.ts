@@ -380,6 +380,31 @@ async function socketPair(): Promise<[net.Socket, net.Socket]> {
   return [serverSide, client]
 }
 
+describe('test-child-process-flush-stdio: output nobody read still lets close come', () => {
+  it('unread pipes are flushed after exit; a reader attached at exit still gets the data', async () => {
+    const result = await same(async (spawn) => {
+      const child = spawn('sh', ['-c', 'echo late-reader; echo to-stderr >&2'])
+      let text = ''
+      child.on('exit', () => child.stdout!.on('data', (chunk: Buffer) => (text += String(chunk))))
+      const seen = await events(child)
+      return { seen, text }
+    })
+    expect(result.text).toBe('late-reader\n')
+  })
+})
+
+describe('test-child-process-double-pipe: one child\'s stdout into another\'s stdin', () => {
+  it('pipes through', async () => {
+    const text = await same(async (spawn) => {
+      const echo = spawn('echo', ['hello\nworld\nhello'])
+      const grep = spawn('grep', ['hello'])
+      echo.stdout!.pipe(grep.stdin!)
+      return output(grep)
+    })
+    expect(text).toBe('hello\nhello\n')
+  })
+})
+
 describe('test-child-process-stdin: writing to the child', () => {
   it('cat echoes what stdin gets; stdin is writable only', async () => {
     const result = await same(async (spawn) => {
