@@ -110,6 +110,18 @@ export function processState(pid: number): string | null {
   }
 }
 
+/**
+ * Resolves once `pid` sleeps (state S): for a `sleep` child, once its loader is done and its
+ * fds are its own (the dynamic loader briefly opens /etc/ld.so.cache after exec).
+ */
+export async function asleep(pid: number): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (processState(pid) !== 'S') {
+    if (Date.now() > deadline) throw new Error(`process ${pid} never slept`)
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+}
+
 /** A field of /proc/PID/stat after "(comm)", 0-based from the state (ppid is 1, pgrp 2, session 3). */
 export function statField(pid: number, index: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')

@@ -11,7 +11,7 @@ import { native } from '../lib/binding'
 import { spawn } from '../lib'
 import { findCgroup2Mount, setSpawnMethod } from '../lib/spawn'
 import { distEntry, scaled, until } from './helpers'
-import { events, killAll, output, processState, statField } from './spawn-helpers'
+import { asleep, events, killAll, output, processState, statField } from './spawn-helpers'
 
 afterEach(killAll)
 
@@ -68,6 +68,7 @@ describe.each(methods)('forced method %s', (name, number) => {
   it("stdio: 'ignore' is /dev/null on 0-2, fds past the list are closed", async () => {
     const child = spawn('sleep', ['100'], { stdio: ['ignore', 'ignore', 'ignore', 'ignore'], env: {} })
     await once(child, 'spawn')
+    await asleep(child.pid!)
     const link = (fd: number) => {
       try {
         return fs.readlinkSync(`/proc/${child.pid}/fd/${fd}`)

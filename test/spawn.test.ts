@@ -10,7 +10,7 @@ import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { Pidfd, spawn, Subprocess } from '../lib'
-import { errorShape, events, killAll, node, output, pidfd, thrown, track, type AnySpawn } from './spawn-helpers'
+import { asleep, errorShape, events, killAll, node, output, pidfd, thrown, track, type AnySpawn } from './spawn-helpers'
 
 afterEach(killAll)
 
@@ -308,6 +308,7 @@ describe('test-child-process-stdio: the stdio forms', () => {
     const fds = async (spawn: AnySpawn, stdio: unknown) => {
       const child = spawn('sleep', ['100'], { stdio, env: {} }) // no locale: sleep opens no file
       await once(child, 'spawn')
+      await asleep(child.pid!)
       const links = [0, 1, 2, 3, 4, 5, 6].map((fd) => {
         try {
           return fs.readlinkSync(`/proc/${child.pid}/fd/${fd}`).replace(/\[\d+\]/, '[inode]')
@@ -658,11 +659,14 @@ describe('test-child-process-spawn-timeout-kill-signal', () => {
     }
   })
 
-  it('a child that exits first is not signalled later', async () => {
-    const child = spawn('true', [], { timeout: 30, stdio: 'ignore' })
-    await once(child, 'exit')
-    await new Promise((resolve) => setTimeout(resolve, 60))
-    expect(child.killed).toBe(false)
+  it('a child that exits first disarms the timer: it neither kills later nor keeps the program alive', () => {
+    const start = Date.now()
+    const result = childProcess.spawnSync(process.execPath, ['-e', `
+      const child = require(${JSON.stringify(path.join(__dirname, '..', 'dist'))}).spawn('true', [], { timeout: 20000, stdio: 'ignore' })
+      child.on('exit', (code) => console.log(code, child.killed))
+    `], { encoding: 'utf8' })
+    expect(result.stdout).toBe('0 false\n')
+    expect(Date.now() - start).toBeLessThan(10_000)
   })
 })
 
