@@ -121,6 +121,12 @@ const kCreate = Symbol('Pidfd.create')
 /** True for a real Pidfd: not a Proxy of one, not an object made from its prototype. */
 let isPidfd: (value: unknown) => value is Pidfd
 
+/**
+ * @internal For `spawn()`: the Pidfd of a child it just made, on the pidfd `native.spawn`
+ * returned (owned natively already), knowing the child's pid.
+ */
+export let pidfdOfChild: (fd: number, pid: number) => Pidfd
+
 // Registering with a FinalizationRegistry costs a fifth of a syscall, so it waits for a
 // microtask: a Pidfd closed within the task that opened it never pays. Until then it sits in
 // this list, which drops closed entries whenever it doubles, so an open/close loop keeps it
@@ -730,6 +736,7 @@ export class Pidfd implements Disposable {
 
   static {
     isPidfd = (value) => typeof value === 'object' && value !== null && #fd in value
+    pidfdOfChild = (fd, pid) => new Pidfd(kCreate, fd, pid)
   }
 
   static #identityOf(self: Pidfd): [dev: bigint, ino: bigint] {
