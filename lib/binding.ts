@@ -22,7 +22,7 @@ export interface SpawnPlan {
   cwd: string | null
   /** Child fd i becomes a copy of this process's fd stdio[i]; -1: /dev/null; -2: left closed. Fds past the end are closed. */
   stdio: number[]
-  /** setgid/setuid in the child (raw syscalls, after setgroups(0)), or -1 to keep ours. */
+  /** setgid/setuid in the child (raw syscalls, after setgroups(0)), or -1 (only -1) to keep ours. */
   uid: number
   gid: number
   /** setsid() in the child. */
@@ -44,8 +44,8 @@ export interface Native {
   /**
    * Makes a child with its pidfd (clone3 with CLONE_PIDFD | CLONE_VM | CLONE_VFORK, falling
    * back to clone() and to posix_spawn + pidfd_open): returns once the child has exec'd. The
-   * pidfd is owned (O_CLOEXEC). exit_signal is 0 (no SIGCHLD; wait with __WALL), except
-   * through posix_spawn. Throws an ErrnoException whose `syscall` names the failing step:
+   * pidfd is owned (O_CLOEXEC). exit_signal is 0 until exec, which makes it SIGCHLD (a
+   * child that fails before exec sends none): wait with __WALL. Throws an ErrnoException whose `syscall` names the failing step:
    * in the child 'execve', 'chdir', 'setgroups', 'setgid', 'setuid', 'setsid', 'setpgid',
    * 'dup3', 'open' (/dev/null), 'prctl'; in this process 'clone3', 'clone', 'posix_spawn',
    * 'pidfd_open', 'mmap'. A child that failed is reaped and its pidfd closed before the throw.

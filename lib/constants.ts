@@ -40,7 +40,7 @@ export const constants = Object.freeze({
   WEXITED: 0x4,
   WCONTINUED: 0x8,
   WNOWAIT: 0x01000000,
-  /** Wait for every kind of child, also those that send no SIGCHLD at exit (as `spawn()`'s do). */
+  /** Wait for every kind of child, also those with no exit signal (a `spawn()` child that failed before exec). */
   __WALL: 0x40000000,
   /** `waitid(2)` `si_code` values: how the child changed state. */
   CLD_EXITED: 1,

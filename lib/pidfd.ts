@@ -538,7 +538,7 @@ export class Pidfd implements Disposable {
     if ((flags & (constants.WEXITED | constants.WSTOPPED | constants.WCONTINUED)) === 0) {
       throw invalidArgValue('options', options, 'must ask for at least one of exited, stopped and continued')
     }
-    // __WALL: children made by spawn() send no SIGCHLD, and waitid skips those without it.
+    // __WALL: waitid skips children with no exit signal without it (spawn()'s, before exec).
     const info = native.waitid(Pidfd.#live(this), flags | constants.__WALL)
     if (info === null) return null
     const kind = waitidKinds[info.code - constants.CLD_EXITED]!

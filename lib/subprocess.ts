@@ -14,7 +14,7 @@ import { isMainThread } from 'node:worker_threads'
 import { native, type SpawnPlan } from './binding'
 import { constants } from './constants'
 import { illegalConstructor, invalidArgValue, invalidThis, unknownSignal } from './errors'
-import { Pidfd } from './pidfd'
+import { type Pidfd, pidfdOfChild } from './pidfd'
 import { fromSiginfo, unavailable, type ExitStatus } from './status'
 import type { SpawnRequest, StdioSlot } from './spawn'
 
@@ -230,28 +230,12 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
     } else {
       this.#running = true
       this.pid = result!.pid
-      this.#adopt(result!.pidfd)
+      this.#pidfd = pidfdOfChild(result!.pidfd, result!.pid)
+      this.#watchExit(this.#pidfd)
       if (!isMainThread) trackForWorkerExit(this)
       process.nextTick(() => this.emit('spawn'))
     }
     this.#setUpStdio(slots, parentEnds)
-  }
-
-  /**
-   * Takes the pidfd native.spawn made (and owns). Pidfd.adoptFd refuses an fd native code
-   * already owns, so until Pidfd can take it over, the Pidfd holds a duplicate; if even that
-   * fails (out of fds), the child is watched through the original alone.
-   */
-  #adopt(fd: number): void {
-    try {
-      this.#pidfd = Pidfd.fromFd(fd)
-    } catch {
-      this.#ownFd = fd
-      this.#onPidfdClosed()
-      return
-    }
-    native.close(fd)
-    this.#watchExit(this.#pidfd)
   }
 
   #plan(request: SpawnRequest, stdio: number[], cgroupFd: number): SpawnPlan {

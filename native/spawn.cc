@@ -10,7 +10,9 @@
 // The child shares memory with every Node thread: it runs ChildMain on raw syscalls only
 // (native/child.h), with every signal blocked until just before execve, and reports a
 // failure by writing errno into the plan, which this thread reads once it wakes up.
-// exit_signal is 0: our children's exits do not wake libuv's SIGCHLD loop (wait with __WALL).
+// exit_signal is 0, but only until execve: exec makes it SIGCHLD again (fs/exec.c), so a
+// child that fails before exec sends none, and one that runs a program sends SIGCHLD as
+// any child does (libuv's SIGCHLD loop only waits for pids of its own). Waits use __WALL.
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -209,10 +211,10 @@ PIDFD_CHILD int ChildMain(void* arg) {
   if (p->pgid >= 0 && (rc = RawSyscall(SYS_setpgid, 0, p->pgid)) < 0) return Fail(p, rc, "setpgid");
   if ((rc = SetUpFds(p)) != 0) return static_cast<int>(rc);
   if (p->cwd_path != nullptr && (rc = RawSyscall(SYS_chdir, reinterpret_cast<long>(p->cwd_path))) < 0) return Fail(p, rc, "chdir");
-  if (p->uid >= 0 || p->gid >= 0) {
+  if (p->uid != -1 || p->gid != -1) {
     RawSyscall(SYS_setgroups, 0, 0);  // drops root's extra groups; fails harmlessly otherwise
-    if (p->gid >= 0 && (rc = RawSyscall(SYS_setgid, p->gid)) < 0) return Fail(p, rc, "setgid");
-    if (p->uid >= 0 && (rc = RawSyscall(SYS_setuid, p->uid)) < 0) return Fail(p, rc, "setuid");
+    if (p->gid != -1 && (rc = RawSyscall(SYS_setgid, p->gid)) < 0) return Fail(p, rc, "setgid");
+    if (p->uid != -1 && (rc = RawSyscall(SYS_setuid, p->uid)) < 0) return Fail(p, rc, "setuid");
   }
   if (p->pdeath_signal != 0) {
     if ((rc = RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, p->pdeath_signal)) < 0) return Fail(p, rc, "prctl");
@@ -340,6 +342,7 @@ long ViaClone3(void* stack, ChildPlan& p, int* pidfd) {
 }
 
 long ViaClone(void* stack, ChildPlan& p, int* pidfd) {
+  if (p.cgroup_fd >= 0 || p.flags != 0) return -ENOTSUP;  // clone3-only: never silently dropped
   // exit signal 0 in the low byte; the pidfd comes back through parent_tid.
   int flags = static_cast<int>(kCloneVm | kCloneVfork | kClonePidfd);
   long pid = WithSignalsBlocked([&] { return clone(ChildMain, static_cast<char*>(stack) + kStackSize, flags, &p, pidfd); });
@@ -353,7 +356,7 @@ using AddClosefrom = int (*)(posix_spawn_file_actions_t*, int);
 // death signal, cgroup or extra flags. The glibc extensions for cwd (2.29) and for closing
 // the fds past stdio (2.34) are looked up at run time, so the binary needs no newer glibc.
 long ViaPosixSpawn(ChildPlan& p, int* pidfd) {
-  if (p.uid >= 0 || p.gid >= 0 || p.pdeath_signal != 0 || p.cgroup_fd >= 0 || p.flags != 0) {
+  if (p.uid != -1 || p.gid != -1 || p.pdeath_signal != 0 || p.cgroup_fd >= 0 || p.flags != 0) {
     p.step = "posix_spawn";
     return -ENOTSUP;
   }

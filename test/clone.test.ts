@@ -52,7 +52,7 @@ function output(over: Partial<SpawnPlan>, script: string): string {
   }
 }
 
-describe.each(Object.entries(METHODS))('native spawn through %s', (name, method) => {
+describe.each(Object.entries(METHODS))('native spawn through %s', (_name, method) => {
   it('makes the child with its pidfd, runs the program, and reports the method', () => {
     const child = native.spawn(plan({ method, argv: ['node', '-e', 'process.exit(7)'] }))
     expect(child.method).toBe(method)
