@@ -31,7 +31,7 @@ export interface UnsupportedError extends NodeError {
  * Builds an error whose stack and `toString()` read `TypeError [ERR_X]: message`, like
  * Node's, while `name` stays `TypeError`.
  */
-function nodeError<E extends Error>(Base: new (message: string) => E, code: string, message: string): E & NodeError {
+export function nodeError<E extends Error>(Base: new (message: string) => E, code: string, message: string): E & NodeError {
   const error = new Base(message) as E & NodeError
   const name = error.name
   // V8 formats the stack lazily, from the name at the time of the first read.
@@ -123,12 +123,19 @@ function withFeature(error: Error & NodeError, feature: string, since: string, r
   return unsupportedError
 }
 
-/** Node's `AbortError` (`code: 'ABORT_ERR'`), with the signal's reason as `cause`. */
-export function abortError(reason: unknown): Error & NodeError {
-  const error = new Error('The operation was aborted', { cause: reason }) as Error & NodeError
-  error.name = 'AbortError'
-  error.code = 'ABORT_ERR'
-  return error
+/** Node's `AbortError` class: `name` 'AbortError', `code` 'ABORT_ERR', the reason as `cause`. */
+export class AbortError extends Error {
+  code: string
+  constructor(message = 'The operation was aborted', options?: ErrorOptions) {
+    super(message, options)
+    this.code = 'ABORT_ERR'
+    this.name = 'AbortError'
+  }
+}
+
+/** An {@link AbortError} with the signal's reason as `cause`. */
+export function abortError(reason: unknown): AbortError {
+  return new AbortError(undefined, { cause: reason })
 }
 
 /** A `TimeoutError` with `code: 'ETIMEDOUT'`: a wait outlasted its `timeout`. */

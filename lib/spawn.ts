@@ -12,7 +12,7 @@ import path from 'node:path'
 import url from 'node:url'
 import util from 'node:util'
 import os from 'node:os'
-import { invalidArgType, invalidArgValue, outOfRange, type NodeError } from './errors'
+import { invalidArgType, invalidArgValue, nodeError, outOfRange } from './errors'
 import { toSignalNumber } from './signals'
 import { INT32_MAX } from './validate'
 import { convertToValidSignal, startSubprocess, type Subprocess } from './subprocess'
@@ -174,17 +174,6 @@ export function spawn(file: string, args?: readonly string[] | SpawnOptions | nu
   return startSubprocess(parseSpawnArguments(file, args, options))
 }
 
-/** A Node error with a code that errors.ts has no helper for. */
-function codedError<E extends Error>(Base: new (message: string) => E, code: string, message: string): E & NodeError {
-  const error = new Base(message) as E & NodeError
-  const name = error.name
-  Object.defineProperty(error, 'name', { value: `${name} [${code}]`, configurable: true, writable: true })
-  void error.stack // V8 formats the stack from the name at the first read
-  delete (error as { name?: string }).name
-  error.code = code
-  return error
-}
-
 function validateString(value: unknown, name: string): asserts value is string {
   if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value)
 }
@@ -286,8 +275,9 @@ export function parseSpawnArguments(file: unknown, argsArg: unknown, optionsArg:
   if (serialization !== undefined && serialization !== 'json' && serialization !== 'advanced') {
     throw invalidArgValue('options.serialization', serialization, "must be one of: undefined, 'json', 'advanced'")
   }
-  // V8's ToString, as the native layer of child_process converts each argument.
-  const argv = args.map((arg) => `${arg as string}`)
+  // V8's ToString, as the native layer of child_process converts each argument (a hole of
+  // a sparse array too: Array.from visits it, map would skip it).
+  const argv = Array.from(args, (arg) => `${arg as string}`)
 
   // This library's options.
   const newSession = opts.newSession
@@ -411,7 +401,7 @@ function parseStdio(option: unknown): StdioSlot[] {
       if (handle !== undefined) {
         slots.push({ type: 'wrap', fd: handle.fd, stream: entry as object, handle })
       } else if (util.types.isArrayBufferView(entry) || typeof entry === 'string') {
-        throw codedError(TypeError, 'ERR_INVALID_SYNC_FORK_INPUT', `Asynchronous forks do not support Buffer, TypedArray, DataView or string input: ${util.inspect(entry)}`)
+        throw nodeError(TypeError, 'ERR_INVALID_SYNC_FORK_INPUT', `Asynchronous forks do not support Buffer, TypedArray, DataView or string input: ${util.inspect(entry)}`)
       } else {
         throw invalidArgValue('stdio', entry, 'is invalid')
       }

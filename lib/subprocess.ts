@@ -13,7 +13,7 @@ import util from 'node:util'
 import { isMainThread } from 'node:worker_threads'
 import { native, type SpawnPlan } from './binding'
 import { constants } from './constants'
-import { illegalConstructor, invalidArgValue, invalidThis, unknownSignal } from './errors'
+import { AbortError, illegalConstructor, invalidArgValue, invalidThis, unknownSignal } from './errors'
 import { type Pidfd, pidfdOfChild } from './pidfd'
 import { fromSiginfo, unavailable, type ExitStatus } from './status'
 import type { SpawnRequest, StdioSlot } from './spawn'
@@ -51,19 +51,6 @@ export function convertToValidSignal(signal: unknown): number {
 }
 
 const namedSignals = new Set(Object.values(os.constants.signals as Record<string, number>))
-
-/**
- * Node's AbortError, as child_process emits it: its own class (`constructor.name` is
- * `'AbortError'`), `code` set before `name`.
- */
-class AbortError extends Error {
-  code: string
-  constructor(message = 'The operation was aborted', options?: ErrorOptions) {
-    super(message, options)
-    this.code = 'ABORT_ERR'
-    this.name = 'AbortError'
-  }
-}
 
 /** Closes the fds that are set. */
 function closeAll(fds: Iterable<number | undefined>): void {

@@ -593,7 +593,40 @@ afterAll(async () => {
 describe('the module', () => {
   it('exports only what this file fuzzes', () => {
     // A new export needs a property here.
-    expect(Object.keys(api).sort()).toEqual(['Pidfd', 'PidfdStats', 'ZOMBIE_WAIT_MS', 'constants', 'featureInfo', 'features', 'sameProcess', 'unsupportedReason'])
+    expect(Object.keys(api).sort()).toEqual(['Pidfd', 'PidfdStats', 'Subprocess', 'ZOMBIE_WAIT_MS', 'constants', 'featureInfo', 'features', 'sameProcess', 'spawn', 'unsupportedReason'])
+  })
+
+  it('spawn(file, args, options): a Subprocess or a Node-shaped error, never a crash, a hang or a leak', async () => {
+    // The program is always this node printing its version: fuzzing which program runs, or
+    // a shell given as a string, could start anything on this machine.
+    const args = fc.oneof(anyValue(), fc.array(fc.constantFrom('--version', '-v'), { maxLength: 2 }))
+    const optionKeys = ['cwd', 'env', 'argv0', 'stdio', 'detached', 'uid', 'gid', 'serialization', 'shell', 'windowsHide', 'windowsVerbatimArguments', 'processGroup', 'newSession', 'killOnParentDeath', 'cgroup']
+    const options = fc.oneof(
+      anyValue(),
+      fc.dictionary(fc.constantFrom(...optionKeys), anyValue(), { maxKeys: 4 }).map((record) => (typeof record.shell === 'string' ? { ...record, shell: true } : record)),
+    )
+    await fc.assert(
+      fc.asyncProperty(args, options, async (boxedArgs, boxedOptions) => {
+        const before = openFdCount()
+        const outcome = attempt(() => api.spawn(process.execPath, unbox(boxedArgs) as string[], unbox(boxedOptions) as object))
+        if (outcome.threw) {
+          const why = unlikeNode(outcome.error)
+          if (why !== undefined && !passesThrough(outcome.error)) fail('spawn', why, outcome.error)
+        } else {
+          const child = outcome.value as api.Subprocess
+          child.on('error', () => {}) // a failed spawn reports here, as child_process does
+          const closed = once(child, 'close')
+          // With no args (an options object in their place) node reads a script from stdin.
+          child.stdin?.end()
+          if (child.pidfd !== undefined) signalTargets.add(child.pidfd.id) // a timeout option may kill it
+          const killer = setTimeout(() => child.kill('SIGKILL'), scaled(2000)) // node waiting on an inherited stdin
+          await within(outcomeOf(closed), scaled(5000), 'spawn: close')
+          clearTimeout(killer)
+        }
+        expect(openFdCount(), 'fds after spawn').toBe(before)
+      }),
+      { numRuns: 60 },
+    )
   })
 
   it('unsupportedReason(name): a reason or undefined for a feature, an argument error for anything else', () => {
