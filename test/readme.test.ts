@@ -32,6 +32,9 @@ describe('README examples', () => {
     }
     if ((code as string).includes('Pidfd.fromFd(mine.fd)')) expect(output).toBe('true true\n')
     if ((code as string).includes("'exit 3'")) expect(output.split('\n').sort()).toEqual(['', '3 null waitid', 'child_process saw 3'])
+    if ((code as string).includes("require('pidfd')") && (code as string).includes('echo hello')) {
+      expect(output.split('\n').sort()).toEqual(['', '3 waitid', 'close 3 null', 'hello'])
+    }
     if ((code as string).includes('openProcessId(id)')) expect(output).not.toMatch(/false/)
     if ((code as string).includes('timeout: 100')) expect(output).toBe('TimeoutError ETIMEDOUT\nfalse\nSIGKILL\n')
   })
