@@ -106,13 +106,9 @@ export class ExitTracker {
       this.#resolve = resolve
       this.#reject = reject
     })
-    // Probed now, while fds are likely at hand: the exit path asks and must not find the
-    // probe failing for want of an fd later.
-    try {
-      features()
-    } catch {
-      // Asked again when needed.
-    }
+    // Probed now, while fds are likely at hand: the exit path asks later, perhaps out of fds
+    // (features() never throws, but an answer cut short by EMFILE is not cached).
+    features()
     // Readiness is level-triggered: a process that exited before this point is seen at once.
     if (pollExited(process.fd)) {
       queueMicrotask(() => this.#guarded(() => this.#onExit()))
