@@ -10,7 +10,7 @@ import path from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { native } from '../lib/binding'
-import { Pidfd, spawn } from '../lib'
+import { spawn } from '../lib'
 import { distEntry, NOBODY, openFdCount, removePackageCopy, scaled, until, worldReadablePackage } from './helpers'
 import { errorShape, killAll, processState, track, zombieChildren } from './spawn-helpers'
 
@@ -135,7 +135,9 @@ describe('10,000 spawns', () => {
         console.log(JSON.stringify({ before, after }))
       })()
     `
-    const result = runScript(script, { nodeArgs: ['--expose-gc'], timeout: scaled(170_000) })
+    // The young generation pinned at 1 MB: V8 grows it (by up to 16 MB of RSS, once) when
+    // allocation runs hot, which is not a leak (seen here after ~6,000 spawns, flat after).
+    const result = runScript(script, { nodeArgs: ['--expose-gc', '--max-semi-space-size=1'], timeout: scaled(170_000) })
     expect(result.stderr).toBe('')
     const { before, after } = JSON.parse(result.stdout) as { before: { fds: number; rss: number }; after: { fds: number; rss: number } }
     expect(after.fds).toBe(before.fds)
@@ -504,18 +506,6 @@ describe('faults on the way (injected)', () => {
     })
     expect(() => spawn('true', [], { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] })).toThrow(bad)
     expect(openFdCount()).toBe(before)
-  })
-
-  it('no fd left for the Pidfd: the child is still watched, reaped and killable through the original', async () => {
-    vi.spyOn(Pidfd, 'fromFd').mockImplementationOnce(() => {
-      throw errno('EMFILE', 24, 'fcntl')
-    })
-    const child = spawn('sleep', ['100'], { stdio: 'ignore' })
-    expect(child.pidfd).toBeUndefined()
-    const pid = child.pid!
-    expect(child.kill('SIGKILL')).toBe(true)
-    expect(await child.exited).toMatchObject({ signal: 'SIGKILL' })
-    expect(processState(pid)).toBeNull()
   })
 
   it('the user closes the pidfd while out of fds: reopening is retried, and the child still reaped', async () => {
