@@ -159,7 +159,7 @@ describe('exited out of fds (EMFILE)', () => {
    * Runs `Pidfd.open(pid).exited` in a node limited to 128 fds that uses up every fd it
    * has before the process exits, and gives back `freeAfterMs` later (never if undefined).
    */
-  async function exitedWithoutFds(pid: number, freeAfterMs?: number): Promise<ExitStatus> {
+  async function exitedWithoutFds(pid: number, freeAfterMs?: number, onReady?: () => void): Promise<ExitStatus> {
     const script = `
       const fs = require('node:fs')
       const { Pidfd } = require(${JSON.stringify(distEntry)})
@@ -170,8 +170,11 @@ describe('exited out of fds (EMFILE)', () => {
       } catch (error) {
         if (error.code !== 'EMFILE') throw error
       }
+      console.log('out of fds')
       ${freeAfterMs === undefined ? '' : `setTimeout(() => held.splice(0, 8).forEach((fd) => fs.closeSync(fd)), ${freeAfterMs})`}`
     const child = start('/bin/sh', ['-c', 'ulimit -n 128 && exec "$0" -e "$1"', process.execPath, script])
+    await lineFrom(child, /^out of fds$/)
+    onReady?.()
     return JSON.parse(await lineFrom(child, /^\{/))
   }
 
@@ -183,9 +186,11 @@ describe('exited out of fds (EMFILE)', () => {
 
   it('gets the status of a non-child reaped later without any new fd (PIDFD_INFO_EXIT)', async () => {
     if (!features().infoExit) return console.log('skipped: needs PIDFD_INFO_EXIT (Linux 6.15)')
-    const shell = start('sh', ['-c', `(sleep 0.3; exit 7) & echo $!; exec perl -e 'sleep 1.5; wait; sleep 30'`])
+    // The shell, exec'd into perl, reaps the grandchild once told to: after the watcher has
+    // run out of fds.
+    const shell = start('sh', ['-c', `(sleep 0.3; exit 7) & echo $!; exec perl -e 'my $go = <STDIN>; wait; sleep 30'`])
     const grandchild = Number(await lineFrom(shell, /^\d+$/))
-    expect(await exitedWithoutFds(grandchild)).toEqual({ code: 7, signal: null, signalNumber: null, coreDumped: false, source: 'pidfd-info' })
+    expect(await exitedWithoutFds(grandchild, undefined, () => shell.stdin!.write('go\n'))).toEqual({ code: 7, signal: null, signalNumber: null, coreDumped: false, source: 'pidfd-info' })
   })
 })
 
