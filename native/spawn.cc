@@ -444,6 +444,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   ChildPlan p;
   ReadPlan(env, info[0].As<Napi::Object>(), p);
   int method = Int(env, info[0].As<Napi::Object>(), "method");
+  if (method < kAuto || method > kPosixSpawn) throw Napi::RangeError::New(env, "plan.method must be 0 to 3");
   State& state = StateOf(env);
   int pidfd = -1;
   long pid = -ENOSYS;
@@ -468,7 +469,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     pid = ViaPosixSpawn(p, &pidfd);
     step = p.step;
   }
-  if (pid < 0) throw ErrnoException(env, static_cast<int>(-pid), step);
+  if (pid < 0) throw ErrnoException(env, static_cast<int>(-pid), step != nullptr ? step : "spawn");
   if (p.err != 0) {
     // The child failed before exec and has exited: reap it (unless the kernel did).
     siginfo_t si;
