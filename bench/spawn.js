@@ -6,16 +6,23 @@
 //   - C:             clone(CLONE_VM | CLONE_VFORK | CLONE_PIDFD) + waitid(P_PIDFD)
 //                    (bench/spawn_reference.c), holding as much memory and running as many
 //                    threads as this process, so that the kernel does comparable work
-// and the event-loop block time of one spawn() call (it returns once the child has exec'd)
-// for both implementations at both sizes. 'close' is what a user waits for: the child has
-// been reaped and, with 'pipe', its stdout and stderr have ended (the C side waits for the
-// same: pidfd readable and reaped, EOF on both sockets).
+// 'close' is what a user waits for: the child has been reaped and, with 'pipe', its stdout
+// and stderr have ended (the C side waits for the same: pidfd readable and reaped, EOF on
+// both sockets). Also measured: the event-loop block time of one spawn() call (it returns
+// once the child has exec'd; the C side's is its clone() call), this process's CPU time per
+// spawn, and the addon's spawn alone (no TypeScript around it), as a floor.
 //
-// Rounds interleave the three implementations (their order rotates each round) cell by
-// cell, so the machine's drifting speed hits all three alike: a figure is the median over
-// rounds of each round's time per spawn, a ratio the median of the per-round ratios.
+// A round runs every cell once, and in each cell the three implementations one after the
+// other (their order rotates each round), so the machine's drifting speed hits all three
+// alike: a figure is the median over rounds of a round's time per spawn, a ratio the median
+// of the per-round ratios. Per cell and round: 5 spawns one at a time, or 64 started back to
+// back with each 'close' starting the next until 64 have run; child_process with 1 GiB held
+// runs in the first 10 rounds only, 16 at a time (its fork() blocks the loop for longer
+// than a child lives, so it never has more in flight than it starts back to back).
 //
 //   npm run bench:spawn     (node bench/spawn.js [--json]; needs the addon and dist/ built)
+//   BENCH_ROUNDS, BENCH_SLOW_ROUNDS, BENCH_SERIAL, BENCH_BATCH, BENCH_SLOW_BATCH and
+//   BENCH_HOLD_MIB override those numbers.
 'use strict'
 const childProcess = require('node:child_process')
 const fs = require('node:fs')
@@ -47,7 +54,7 @@ const json = process.argv.includes('--json')
 const FILE = '/bin/true'
 const STDIOS = ['ignore', 'pipe']
 const MODES = ['serial', 'parallel']
-const IMPLS = ['c', 'pidfd', 'childProcess']
+const IMPLS = ['c', 'pidfd', 'childProcess', 'addon']
 const now = () => process.hrtime.bigint()
 
 function median(values) {
@@ -75,10 +82,10 @@ function startReference() {
   }
 }
 
-/** The two JS implementations: make a child, and the event that says it is done. */
-const spawners = {
-  pidfd: (stdio) => pidfd.spawn(FILE, [], { stdio }),
-  childProcess: (stdio) => childProcess.spawn(FILE, [], { stdio }),
+/** This process's CPU time (user + system, all threads), in ns. */
+function cpuNs() {
+  const { user, system } = process.cpuUsage()
+  return (user + system) * 1000
 }
 
 /** Resolves on 'close' (code 0 checked), rejects on 'error'. */
@@ -89,51 +96,10 @@ function closed(child) {
   })
 }
 
-/** This process's CPU time (user + system, all threads), in ns. */
-const cpuNs = () => {
-  const { user, system } = process.cpuUsage()
-  return (user + system) * 1000
-}
-
-/**
- * One at a time: ns per spawn; pushes each spawn() call's duration to `blocks`, and this
- * process's CPU time per spawn to `cpu`.
- */
-async function serialRound(spawner, stdio, count, blocks, cpu) {
-  const cpu0 = cpuNs()
-  const start = now()
-  for (let i = 0; i < count; i++) {
-    const before = now()
-    const child = spawner(stdio)
-    blocks.push(Number(now() - before))
-    await closed(child)
-  }
-  const ns = Number(now() - start) / count
-  cpu.push((cpuNs() - cpu0) / count)
-  return ns
-}
-
-/** `count` spawns, IN_FLIGHT at a time: each 'close' starts the next; ns per spawn. */
-function parallelRound(spawner, stdio, count) {
-  return new Promise((resolve, reject) => {
-    let started = 0
-    let done = 0
-    const start = now()
-    const launch = () => {
-      started++
-      closed(spawner(stdio)).then(() => {
-        if (++done === count) resolve(Number(now() - start) / count)
-        else if (started < count) launch()
-      }, reject)
-    }
-    for (let i = 0; i < Math.min(IN_FLIGHT, count); i++) launch()
-  })
-}
-
 /**
  * The addon's spawn alone, without the TypeScript around it (no option parsing, no
  * Subprocess, no Pidfd): native.spawn of a ready plan, a native watch on the pidfd, waitid.
- * Reported, not judged: the floor a Node addon pays for this spawn.
+ * Reported, not judged: the floor a Node addon pays for this spawn ('ignore' only).
  */
 const plan = {
   paths: [FILE],
@@ -151,20 +117,64 @@ const plan = {
   method: 0,
 }
 const { WEXITED, WNOHANG, __WALL } = pidfd.constants
-async function nativeRound(count, blocks, cpu) {
+
+/** The Node implementations: start() is the synchronous call, wait() what follows. */
+const implementations = {
+  pidfd: { start: (stdio) => pidfd.spawn(FILE, [], { stdio }), wait: closed },
+  childProcess: { start: (stdio) => childProcess.spawn(FILE, [], { stdio }), wait: closed },
+  addon: {
+    start: () => native.spawn(plan).pidfd,
+    wait: (fd) =>
+      new Promise((resolve) => native.watch(fd, native.UV_READABLE, resolve)).then(() => {
+        native.waitid(fd, WEXITED | WNOHANG | __WALL)
+        native.close(fd)
+      }),
+  },
+}
+
+/**
+ * One at a time: ns per spawn, the median block time (wall and CPU) of the start() calls,
+ * and this process's CPU time per spawn.
+ */
+async function serialRound({ start, wait }, stdio, count) {
+  const blocks = []
+  const blockCpus = []
   const cpu0 = cpuNs()
-  const start = now()
+  const begin = now()
   for (let i = 0; i < count; i++) {
-    const before = now()
-    const { pidfd: fd } = native.spawn(plan)
-    blocks.push(Number(now() - before))
-    await new Promise((resolve) => native.watch(fd, native.UV_READABLE, resolve))
-    native.waitid(fd, WEXITED | WNOHANG | __WALL)
-    native.close(fd)
+    const c0 = cpuNs()
+    const t0 = now()
+    const child = start(stdio)
+    const t1 = now()
+    blockCpus.push(cpuNs() - c0)
+    blocks.push(Number(t1 - t0))
+    await wait(child)
   }
-  const ns = Number(now() - start) / count
-  cpu.push((cpuNs() - cpu0) / count)
-  return ns
+  const ns = Number(now() - begin) / count
+  return { ns, block: median(blocks), blockCpu: median(blockCpus), cpu: (cpuNs() - cpu0) / count }
+}
+
+/** `count` spawns, IN_FLIGHT at a time: each 'close' starts the next; ns per spawn. */
+function parallelRound({ start, wait }, stdio, count) {
+  return new Promise((resolve, reject) => {
+    let started = 0
+    let done = 0
+    const begin = now()
+    const launch = () => {
+      started++
+      wait(start(stdio)).then(() => {
+        if (++done === count) resolve({ ns: Number(now() - begin) / count })
+        else if (started < count) launch()
+      }, reject)
+    }
+    for (let i = 0; i < Math.min(IN_FLIGHT, count); i++) launch()
+  })
+}
+
+/** The C reference's round, in the same shape. */
+async function referenceRound(reference, mode, stdio, count) {
+  const [ns, block, blockCpu, cpu] = (await reference.request(`${mode} ${stdio} ${count}`)).map(Number)
+  return mode === 'serial' ? { ns, block, blockCpu, cpu } : { ns }
 }
 
 const threadCount = () => fs.readdirSync('/proc/self/task').length
@@ -178,70 +188,75 @@ async function phase(reference, heap) {
   const rss = rssMiB()
   const [, cRssKb] = await reference.request(`hold ${rss}`)
   const cells = []
-  for (const mode of MODES) for (const stdio of STDIOS) cells.push({ heap, mode, stdio, c: [], pidfd: [], childProcess: [], blocks: { c: [], pidfd: [], childProcess: [] }, cpu: { c: [], pidfd: [], childProcess: [] } })
-  const nativeCell = { heap, ns: [], blocks: [], cpu: [] }
+  for (const mode of MODES) for (const stdio of STDIOS) cells.push({ heap, mode, stdio, data: {} })
+  const runs = (impl, cell, round) =>
+    impl === 'addon' ? cell.mode === 'serial' && cell.stdio === 'ignore' : !(impl === 'childProcess' && slow && round >= SLOW_ROUNDS)
   // Warm up: V8 optimises the JS paths, the kernel caches /bin/true.
   for (const cell of cells) {
-    for (const impl of ['pidfd', 'childProcess']) await serialRound(spawners[impl], cell.stdio, 3, [], [])
-    await reference.request(`serial ${cell.stdio} 3`)
+    for (const impl of IMPLS) {
+      if (impl === 'c') await reference.request(`serial ${cell.stdio} 3`)
+      else if (runs(impl, cell, 0)) await serialRound(implementations[impl], cell.stdio, 3)
+    }
   }
-  await nativeRound(3, [], [])
   for (let round = 0; round < ROUNDS; round++) {
     const order = IMPLS.map((_, i) => IMPLS[(i + round) % IMPLS.length])
     for (const cell of cells) {
-      const batch = cell.mode === 'serial' ? SERIAL : BATCH
       for (const impl of order) {
-        if (impl === 'c') {
-          const [ns, cloneNs, cpu] = await reference.request(`${cell.mode} ${cell.stdio} ${batch}`)
-          cell.c.push(Number(ns))
-          if (cell.mode === 'serial') {
-            cell.blocks.c.push(Number(cloneNs))
-            cell.cpu.c.push(Number(cpu))
-          }
-        } else if (impl === 'childProcess' && slow && round >= SLOW_ROUNDS) {
-          continue
-        } else if (cell.mode === 'serial') {
-          const blocks = []
-          cell[impl].push(await serialRound(spawners[impl], cell.stdio, batch, blocks, cell.cpu[impl]))
-          cell.blocks[impl].push(median(blocks))
-        } else {
-          cell[impl].push(await parallelRound(spawners[impl], cell.stdio, impl === 'childProcess' && slow ? SLOW_BATCH : batch))
-        }
+        if (!runs(impl, cell, round)) continue
+        const count = cell.mode === 'serial' ? SERIAL : impl === 'childProcess' && slow ? SLOW_BATCH : BATCH
+        let result
+        if (impl === 'c') result = await referenceRound(reference, cell.mode, cell.stdio, count)
+        else if (cell.mode === 'serial') result = await serialRound(implementations[impl], cell.stdio, count)
+        else result = await parallelRound(implementations[impl], cell.stdio, count)
+        cell.data[impl] ??= { ns: [], block: [], blockCpu: [], cpu: [] }
+        for (const key in result) cell.data[impl][key].push(result[key])
       }
     }
-    const blocks = []
-    nativeCell.ns.push(await nativeRound(SERIAL, blocks, nativeCell.cpu))
-    nativeCell.blocks.push(median(blocks))
   }
-  return { heap, rssMiB: rss, rssEndMiB: rssMiB(), cRssMiB: Math.round(Number(cRssKb) / 1024), threads: Number(threads), cells, nativeCell }
+  return { heap, rssMiB: rss, rssEndMiB: rssMiB(), cRssMiB: Math.round(Number(cRssKb) / 1024), threads: Number(threads), cells }
 }
 
-/** Medians and paired ratios of one cell (rounds where both sides ran). */
+/** The median of a/b over the rounds where both ran (child_process at 1 GiB: the first ones). */
+function paired(a, b) {
+  const n = Math.min(a.length, b.length)
+  return Number(median(a.slice(0, n).map((x, i) => x / b[i])).toFixed(3))
+}
+const us = (ns) => Number((median(ns) / 1000).toFixed(1))
+
+/** Medians and paired ratios of one cell. */
 function summarise(cell) {
-  const paired = (a, b) => median(a.slice(0, Math.min(a.length, b.length)).map((x, i) => x / b[i]))
-  const us = (ns) => Number((median(ns) / 1000).toFixed(1))
+  const { c, pidfd: js, childProcess: cp, addon } = cell.data
   const row = {
     heap: cell.heap,
     mode: cell.mode,
     stdio: cell.stdio,
-    rounds: { c: cell.c.length, pidfd: cell.pidfd.length, childProcess: cell.childProcess.length },
-    cUs: us(cell.c),
-    pidfdUs: us(cell.pidfd),
-    childProcessUs: us(cell.childProcess),
-    pidfdVsC: Number(paired(cell.pidfd, cell.c).toFixed(2)),
-    childProcessVsC: Number(paired(cell.childProcess, cell.c).toFixed(2)),
+    rounds: { c: c.ns.length, pidfd: js.ns.length, childProcess: cp.ns.length },
+    cUs: us(c.ns),
+    pidfdUs: us(js.ns),
+    childProcessUs: us(cp.ns),
+    pidfdVsC: paired(js.ns, c.ns),
+    childProcessVsC: paired(cp.ns, c.ns),
   }
   if (cell.mode !== 'serial') return { row }
-  const block = {
+  const call = {
     heap: cell.heap,
     stdio: cell.stdio,
-    cCloneUs: us(cell.blocks.c),
-    pidfdUs: us(cell.blocks.pidfd),
-    childProcessUs: us(cell.blocks.childProcess),
-    pidfdVsChildProcess: Number(paired(cell.blocks.pidfd, cell.blocks.childProcess).toFixed(3)),
-    cpu: { cUs: us(cell.cpu.c), pidfdUs: us(cell.cpu.pidfd), childProcessUs: us(cell.cpu.childProcess) },
+    blockUs: { c: us(c.block), pidfd: us(js.block), childProcess: us(cp.block) },
+    blockCpuUs: { c: us(c.blockCpu), pidfd: us(js.blockCpu), childProcess: us(cp.blockCpu) },
+    pidfdVsChildProcess: paired(js.block, cp.block),
+    cpuPerSpawnUs: { c: us(c.cpu), pidfd: us(js.cpu), childProcess: us(cp.cpu) },
   }
-  return { row, block }
+  if (addon === undefined) return { row, call }
+  const floor = {
+    heap: cell.heap,
+    us: us(addon.ns),
+    vsC: paired(addon.ns, c.ns),
+    pidfdVsAddon: paired(js.ns, addon.ns),
+    blockUs: us(addon.block),
+    blockCpuUs: us(addon.blockCpu),
+    cpuPerSpawnUs: us(addon.cpu),
+  }
+  return { row, call, floor }
 }
 
 async function main() {
@@ -254,24 +269,25 @@ async function main() {
   ballast.length = 0
 
   const rows = []
-  const blocks = []
-  const nativeRows = []
+  const calls = []
+  const floors = []
   for (const p of phases) {
     for (const cell of p.cells) {
-      const { row, block } = summarise(cell)
+      const { row, call, floor } = summarise(cell)
       rows.push(row)
-      if (block) blocks.push(block)
+      if (call) calls.push(call)
+      if (floor) floors.push(floor)
     }
-    nativeRows.push({ heap: p.heap, spawnExitUs: Number((median(p.nativeCell.ns) / 1000).toFixed(1)), blockUs: Number((median(p.nativeCell.blocks) / 1000).toFixed(1)), cpuUs: Number((median(p.nativeCell.cpu) / 1000).toFixed(1)) })
   }
-  const over = rows.filter((r) => r.pidfdVsC > TARGET_VS_C).map((r) => `${r.heap} ${r.mode} ${r.stdio}: pidfd/C ${r.pidfdVsC}`)
-  for (const b of blocks) {
+  const over = rows.filter((r) => r.pidfdVsC > TARGET_VS_C).map((r) => `${r.heap} ${r.mode} ${r.stdio}: pidfd/C ${r.pidfdVsC.toFixed(2)}`)
+  for (const b of calls) {
     if (b.heap !== '50 MB' && b.pidfdVsChildProcess >= TARGET_BLOCK) over.push(`${b.heap} ${b.stdio}: block pidfd/child_process ${b.pidfdVsChildProcess}`)
   }
   const setup = {
     kernel: os.release(),
     node: process.version,
     cpus: os.availableParallelism(),
+    load: os.loadavg().map((l) => Number(l.toFixed(2))),
     rounds: ROUNDS,
     slowRounds: SLOW_ROUNDS,
     serial: SERIAL,
@@ -281,37 +297,46 @@ async function main() {
     phases: phases.map((p) => ({ heap: p.heap, rssMiB: p.rssMiB, rssEndMiB: p.rssEndMiB, cRssMiB: p.cRssMiB, threads: p.threads })),
   }
   if (json) {
-    console.log(JSON.stringify({ ...setup, rows, blocks, native: nativeRows, over }))
+    console.log(JSON.stringify({ ...setup, rows, calls, floors, over }))
   } else {
-    const pad = (value, width) => String(value).padStart(width)
-    const fmt = (us) => (us >= 1000 ? `${(us / 1000).toFixed(2)} ms` : `${us.toFixed(0)} µs`)
-    console.log(
-      `pidfd spawn bench: Linux ${setup.kernel}, Node ${setup.node}, ${setup.cpus} CPUs; ${FILE} until 'close'; ` +
-        `${ROUNDS} interleaved rounds of ${SERIAL} one at a time / ${BATCH} with ${IN_FLIGHT} in flight ` +
-        `(child_process at 1 GiB: ${SLOW_ROUNDS} rounds, ${SLOW_BATCH} in flight); per spawn, median of rounds; ratios the median of paired rounds`,
-    )
-    for (const p of setup.phases) console.log(`  ${p.heap}: this process ${p.rssMiB} MiB RSS (${p.rssEndMiB} at the end), C reference ${p.cRssMiB} MiB; ${p.threads} threads each`)
-    console.log('heap    mode        stdio          C       pidfd  child_process  pidfd/C  cp/C')
-    for (const r of rows) {
-      console.log(
-        `${r.heap.padEnd(7)} ${(r.mode === 'serial' ? 'one at a time' : `${IN_FLIGHT} in flight`).padEnd(13)} ${r.stdio.padEnd(6)} ` +
-          `${pad(fmt(r.cUs), 10)} ${pad(fmt(r.pidfdUs), 11)} ${pad(fmt(r.childProcessUs), 14)} ${pad(r.pidfdVsC.toFixed(2), 8)} ${pad(r.childProcessVsC.toFixed(2), 5)}`,
-      )
-    }
-    console.log(`event-loop block of one spawn() call (until the child has exec'd), and this process's CPU time per spawn (one at a time), medians:`)
-    console.log('heap    stdio   block: C clone()   pidfd  child_process  pidfd/cp   CPU: C   pidfd  child_process')
-    for (const b of blocks) {
-      console.log(
-        `${b.heap.padEnd(7)} ${b.stdio.padEnd(6)} ${pad(fmt(b.cCloneUs), 17)} ${pad(fmt(b.pidfdUs), 7)} ${pad(fmt(b.childProcessUs), 14)} ${pad(b.pidfdVsChildProcess.toFixed(3), 9)} ` +
-          `${pad(fmt(b.cpu.cUs), 8)} ${pad(fmt(b.cpu.pidfdUs), 7)} ${pad(fmt(b.cpu.childProcessUs), 14)}`,
-      )
-    }
-    for (const n of nativeRows) {
-      console.log(`addon alone (native.spawn + native watch + waitid, 'ignore'), ${n.heap}: ${fmt(n.spawnExitUs)} per spawn, ${fmt(n.blockUs)} block, ${fmt(n.cpuUs)} CPU`)
-    }
+    report(setup, rows, calls, floors)
     console.log(over.length === 0 ? 'all within target' : `over target: ${over.join('; ')}`)
   }
   process.exitCode = over.length === 0 ? 0 : 1
+}
+
+function report(setup, rows, calls, floors) {
+  const pad = (value, width) => String(value).padStart(width)
+  const t = (value) => (value >= 1000 ? `${(value / 1000).toFixed(2)} ms` : `${value.toFixed(0)} µs`)
+  const x = (ratio) => ratio.toFixed(2)
+  console.log(
+    `pidfd spawn bench: Linux ${setup.kernel}, Node ${setup.node}, ${setup.cpus} CPUs, load ${setup.load.join(' ')} at the end; ` +
+      `${FILE} until 'close'; ${ROUNDS} interleaved rounds of ${SERIAL} one at a time / ${BATCH} with up to ${IN_FLIGHT} in flight ` +
+      `(child_process at 1 GiB: ${SLOW_ROUNDS} rounds, ${SLOW_BATCH} at a time); medians of rounds; ratios the median of paired rounds`,
+  )
+  for (const p of setup.phases) console.log(`  ${p.heap}: this process ${p.rssMiB} MiB RSS (${p.rssEndMiB} at the end), C reference ${p.cRssMiB} MiB; ${p.threads} threads each`)
+  console.log('spawn + exit, per spawn:')
+  console.log('heap    mode           stdio          C       pidfd  child_process  pidfd/C   cp/C')
+  for (const r of rows) {
+    console.log(
+      `${r.heap.padEnd(7)} ${(r.mode === 'serial' ? 'one at a time' : `${IN_FLIGHT} in flight`).padEnd(14)} ${r.stdio.padEnd(6)} ` +
+        `${pad(t(r.cUs), 10)} ${pad(t(r.pidfdUs), 11)} ${pad(t(r.childProcessUs), 14)} ${pad(x(r.pidfdVsC), 8)} ${pad(x(r.childProcessVsC), 6)}`,
+    )
+  }
+  console.log(`one spawn() call (returns once the child has exec'd; C: socketpairs + clone()): event-loop block, wall and CPU; and this process's CPU per spawn + exit:`)
+  console.log('heap    stdio    block: C   pidfd  child_process  pidfd/cp    CPU: C   pidfd  child_process    per spawn: C   pidfd  child_process')
+  for (const b of calls) {
+    const three = (v, w) => `${pad(t(v.c), w)} ${pad(t(v.pidfd), 7)} ${pad(t(v.childProcess), 14)}`
+    console.log(
+      `${b.heap.padEnd(7)} ${b.stdio.padEnd(6)} ${three(b.blockUs, 10)} ${pad(b.pidfdVsChildProcess.toFixed(3), 9)} ${three(b.blockCpuUs, 9)} ${three(b.cpuPerSpawnUs, 15)}`,
+    )
+  }
+  for (const f of floors) {
+    console.log(
+      `addon alone ('ignore', one at a time), ${f.heap}: ${t(f.us)} per spawn, ${x(f.vsC)}x C, pidfd ${x(f.pidfdVsAddon)}x it; ` +
+        `block ${t(f.blockUs)} (CPU ${t(f.blockCpuUs)}), CPU per spawn ${t(f.cpuPerSpawnUs)}`,
+    )
+  }
 }
 
 main().catch((error) => {

@@ -16,11 +16,12 @@
 // It serves requests on stdin, one a line, so that bench/spawn.js can interleave rounds:
 //   threads N          start idle threads until there are N          -> "ok N"
 //   hold MB            hold MB MiB of touched memory (grows or frees)   -> "ok RSS_KB"
-//   serial STDIO N     N spawns one at a time          -> "NS_PER_SPAWN CLONE_NS CPU_NS"
-//   parallel STDIO N   N spawns, 64 in flight (epoll)  -> "NS_PER_SPAWN CLONE_NS CPU_NS"
-// CLONE_NS is the median time of the clone() call itself (it returns once the child has
-// exec'd): the C counterpart of the event-loop block time of one spawn() call. CPU_NS is
-// this process's CPU time (user + system, children excluded) per spawn.
+//   serial STDIO N    N spawns one at a time          -> "NS_PER_SPAWN START_NS START_CPU_NS CPU_NS"
+//   parallel STDIO N  N spawns, 64 in flight (epoll)  -> "NS_PER_SPAWN START_NS START_CPU_NS CPU_NS"
+// START_NS is the median time to start one child (socketpairs, clone() until the child has
+// exec'd, closing the child's ends): the C counterpart of the event-loop block time of one
+// spawn() call; START_CPU_NS the median CPU time this process spent in it. CPU_NS is this
+// process's CPU time (user + system, all threads, children excluded) per spawn.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,12 @@ static void die(const char* what) {
   exit(1);
 }
 
+static long long cpu_ns(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
+}
+
 static long long now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -91,8 +98,12 @@ static int child_main(void* arg) {
   _exit(127);
 }
 
-// Starts one child; returns how long clone() held us (until the child's exec).
-static long long start(struct job* j, int pipe) {
+static long long start_times[MAX_SPAWNS], start_cpu[MAX_SPAWNS];
+
+// Starts child number `n`, recording how long that held us (clone() returns once the child
+// has exec'd) and the CPU time it took.
+static void start(struct job* j, int pipe, int n) {
+  long long cpu0 = cpu_ns(), t0 = now_ns();
   j->pipe = pipe;
   if (pipe) {
     for (int fd = 0; fd < 3; fd++) {
@@ -102,15 +113,14 @@ static long long start(struct job* j, int pipe) {
       j->child[fd] = sv[1];
     }
   }
-  long long t0 = now_ns();
   // Exit signal 0 (the low byte): no SIGCHLD; waitid needs __WALL.
   pid_t pid = clone(child_main, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD, j, &j->pidfd);
-  long long held = now_ns() - t0;
   if (pid < 0) die("clone");
   if (pipe)
     for (int fd = 0; fd < 3; fd++) close(j->child[fd]);
   j->open = pipe ? 3 : 1;
-  return held;
+  start_times[n] = now_ns() - t0;
+  start_cpu[n] = cpu_ns() - cpu0;
 }
 
 static void reap(struct job* j) {
@@ -149,17 +159,9 @@ static long long median(long long* values, int n) {
   return values[n / 2];
 }
 
-static long long clone_times[MAX_SPAWNS];
-
-static long long cpu_ns(void) {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000LL + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000LL;
-}
-
 static void report(long long t0, long long cpu0, int count) {
   long long total = now_ns() - t0, cpu = cpu_ns() - cpu0;
-  printf("%lld %lld %lld\n", total / count, median(clone_times, count), cpu / count);
+  printf("%lld %lld %lld %lld\n", total / count, median(start_times, count), median(start_cpu, count), cpu / count);
 }
 
 // One at a time: start, then wait on the pidfd (and the pipes) with epoll.
@@ -167,7 +169,7 @@ static void serial(int ep, int pipe, int count) {
   struct job j;
   long long t0 = now_ns(), cpu0 = cpu_ns();
   for (int s = 0; s < count; s++) {
-    clone_times[s] = start(&j, pipe);
+    start(&j, pipe, s);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 0};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, j.pidfd, &ev) < 0) die("epoll_ctl");
     for (int fd = 1; pipe && fd < 3; fd++) {
@@ -198,7 +200,7 @@ static void parallel(int ep, int pipe, int count) {
   int started = 0, done = 0;
   long long t0 = now_ns(), cpu0 = cpu_ns();
   for (int slot = 0; slot < IN_FLIGHT && started < count; slot++) {
-    clone_times[started++] = start(&jobs[slot], pipe);
+    start(&jobs[slot], pipe, started++);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (unsigned)slot << 2};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, jobs[slot].pidfd, &ev) < 0) die("epoll_ctl");
     for (int fd = 1; pipe && fd < 3; fd++) {
@@ -223,7 +225,7 @@ static void parallel(int ep, int pipe, int count) {
       if (j->open > 0) continue;
       done++;
       if (started == count) continue;
-      clone_times[started++] = start(j, pipe);
+      start(j, pipe, started++);
       struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (unsigned)slot << 2};
       if (epoll_ctl(ep, EPOLL_CTL_ADD, j->pidfd, &ev) < 0) die("epoll_ctl");
       for (int fd = 1; pipe && fd < 3; fd++) {
