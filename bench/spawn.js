@@ -15,8 +15,9 @@
 // A round runs every cell once, and in each cell the three implementations one after the
 // other (their order rotates each round), so the machine's drifting speed hits all three
 // alike: a figure is the median over rounds of a round's time per spawn, a ratio the median
-// of the per-round ratios. Per cell and round: 5 spawns one at a time, or 64 started back to
-// back with each 'close' starting the next until 64 have run; child_process with 1 GiB held
+// of the per-round ratios. Per cell and round: 5 spawns one at a time (the round's figure is
+// its median spawn), or 64 started back to back with each 'close' starting the next until
+// 64 have run (the batch's time / 64); child_process with 1 GiB held
 // runs in the first 10 rounds only, 16 at a time (its fork() blocks the loop for longer
 // than a child lives, so it never has more in flight than it starts back to back).
 //
@@ -133,14 +134,16 @@ const implementations = {
 }
 
 /**
- * One at a time: ns per spawn, the median block time (wall and CPU) of the start() calls,
- * and this process's CPU time per spawn.
+ * One at a time: the median spawn's time (from before the call to 'close'), the median
+ * block time (wall and CPU) of the start() calls, and this process's CPU time per spawn.
+ * Medians rather than means, so that a spawn that a busy machine kept waiting does not
+ * weigh on its round.
  */
 async function serialRound({ start, wait }, stdio, count) {
+  const spawns = []
   const blocks = []
   const blockCpus = []
   const cpu0 = cpuNs()
-  const begin = now()
   for (let i = 0; i < count; i++) {
     const c0 = cpuNs()
     const t0 = now()
@@ -149,9 +152,9 @@ async function serialRound({ start, wait }, stdio, count) {
     blockCpus.push(cpuNs() - c0)
     blocks.push(Number(t1 - t0))
     await wait(child)
+    spawns.push(Number(now() - t0))
   }
-  const ns = Number(now() - begin) / count
-  return { ns, block: median(blocks), blockCpu: median(blockCpus), cpu: (cpuNs() - cpu0) / count }
+  return { ns: median(spawns), block: median(blocks), blockCpu: median(blockCpus), cpu: (cpuNs() - cpu0) / count }
 }
 
 /** `count` spawns, IN_FLIGHT at a time: each 'close' starts the next; ns per spawn. */
@@ -312,7 +315,7 @@ function report(setup, rows, calls, floors) {
   console.log(
     `pidfd spawn bench: Linux ${setup.kernel}, Node ${setup.node}, ${setup.cpus} CPUs, load ${setup.load.join(' ')} at the end; ` +
       `${FILE} until 'close'; ${ROUNDS} interleaved rounds of ${SERIAL} one at a time / ${BATCH} with up to ${IN_FLIGHT} in flight ` +
-      `(child_process at 1 GiB: ${SLOW_ROUNDS} rounds, ${SLOW_BATCH} at a time); medians of rounds; ratios the median of paired rounds`,
+      `(child_process at 1 GiB: ${SLOW_ROUNDS} rounds, ${SLOW_BATCH} at a time); one at a time: the median spawn of each round, 64 in flight: time / 64; medians of rounds; ratios the median of paired rounds`,
   )
   for (const p of setup.phases) console.log(`  ${p.heap}: this process ${p.rssMiB} MiB RSS (${p.rssEndMiB} at the end), C reference ${p.cRssMiB} MiB; ${p.threads} threads each`)
   console.log('spawn + exit, per spawn:')

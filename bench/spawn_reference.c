@@ -18,6 +18,8 @@
 //   hold MB            hold MB MiB of touched memory (grows or frees)   -> "ok RSS_KB"
 //   serial STDIO N    N spawns one at a time          -> "NS_PER_SPAWN START_NS START_CPU_NS CPU_NS"
 //   parallel STDIO N  N spawns, 64 in flight (epoll)  -> "NS_PER_SPAWN START_NS START_CPU_NS CPU_NS"
+// NS_PER_SPAWN is, one at a time, the median spawn's time (start to EOFs and reap); in
+// flight, the whole batch's time divided by N.
 // START_NS is the median time to start one child (socketpairs, clone() until the child has
 // exec'd, closing the child's ends): the C counterpart of the event-loop block time of one
 // spawn() call; START_CPU_NS the median CPU time this process spent in it. CPU_NS is this
@@ -159,16 +161,20 @@ static long long median(long long* values, int n) {
   return values[n / 2];
 }
 
-static void report(long long t0, long long cpu0, int count) {
-  long long total = now_ns() - t0, cpu = cpu_ns() - cpu0;
-  printf("%lld %lld %lld %lld\n", total / count, median(start_times, count), median(start_cpu, count), cpu / count);
+// per_spawn: the time per spawn (one at a time: the median spawn; in flight: total / count).
+static void report(long long per_spawn, long long cpu0, int count) {
+  long long cpu = cpu_ns() - cpu0;
+  printf("%lld %lld %lld %lld\n", per_spawn, median(start_times, count), median(start_cpu, count), cpu / count);
 }
+
+static long long spawn_times[MAX_SPAWNS];
 
 // One at a time: start, then wait on the pidfd (and the pipes) with epoll.
 static void serial(int ep, int pipe, int count) {
   struct job j;
-  long long t0 = now_ns(), cpu0 = cpu_ns();
+  long long cpu0 = cpu_ns();
   for (int s = 0; s < count; s++) {
+    long long t0 = now_ns();
     start(&j, pipe, s);
     struct epoll_event ev = {.events = EPOLLIN, .data.u32 = 0};
     if (epoll_ctl(ep, EPOLL_CTL_ADD, j.pidfd, &ev) < 0) die("epoll_ctl");
@@ -190,8 +196,9 @@ static void serial(int ep, int pipe, int count) {
         }
       }
     }
+    spawn_times[s] = now_ns() - t0;
   }
-  report(t0, cpu0, count);
+  report(median(spawn_times, count), cpu0, count);
 }
 
 // 64 in flight: each finished spawn starts the next, until count have been started.
@@ -234,7 +241,7 @@ static void parallel(int ep, int pipe, int count) {
       }
     }
   }
-  report(t0, cpu0, count);
+  report((now_ns() - t0) / count, cpu0, count);
 }
 
 static void* idle(void* arg) {
