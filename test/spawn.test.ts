@@ -619,7 +619,10 @@ describe('test-child-process-spawn-controller: signal (AbortSignal)', () => {
     }
   })
 
-  it('an already-aborted signal kills right after spawn', async () => {
+  // Node 22's own child_process.spawn aborts the whole process here (assertion
+  // `value->IsInt32()` in node::FromV8Value, from internal/child_process spawn), so the
+  // comparison runs where child_process survives it: Node 20, whose behaviour is the target.
+  it.skipIf(Number(process.versions.node.split('.')[0]) >= 22)('an already-aborted signal kills right after spawn', async () => {
     const seen = await same((spawn) => {
       const controller = new AbortController()
       controller.abort()
