@@ -16,7 +16,10 @@ chmod 1777 "$logs"
 trap 'rm -rf "$logs"; build || { echo "asan.sh: could not rebuild the normal addon" >&2; exit 1; }' EXIT
 CXXFLAGS="$sanitize" LDFLAGS="$sanitize" build
 # Without the runtime linked in, every test would pass without checking anything.
-if ! ldd build/Release/pidfd.node | grep -q libasan; then
+# (ldd's output read whole first: `grep -q` quits at the first match, and under pipefail
+# ldd's SIGPIPE then failed this check at random.)
+libraries="$(ldd build/Release/pidfd.node)"
+if ! grep -q libasan <<<"$libraries"; then
   echo "asan.sh: build/Release/pidfd.node is not built with ASan" >&2
   exit 1
 fi
