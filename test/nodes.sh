@@ -15,7 +15,7 @@ cache="${XDG_CACHE_HOME:-$HOME/.cache}/pidfd"
 node_binary() {
   local major="$1" dir="$cache/node-$1"
   local binary="$dir/node_modules/node/bin/node"
-  if "$binary" --version 2>/dev/null | grep -q "^v$major\."; then
+  if [[ "$("$binary" --version 2>/dev/null)" == "v$major."* ]]; then
     echo "$binary"
     return
   fi
@@ -31,7 +31,7 @@ node_binary() {
     return 1
   fi
   mv "$dir.partial" "$dir"
-  if ! "$binary" --version | grep -q "^v$major\."; then
+  if [[ "$("$binary" --version)" != "v$major."* ]]; then
     echo "nodes.sh: npm installed node@$major, but $binary is not a working Node $major" >&2
     return 1
   fi
