@@ -113,13 +113,16 @@ describe('pidfd check', () => {
   })
 
   it('--json follows the documented schema, and every check passes or is unsupported here', () => {
+    // A guard against hangs, not a speed test (speed is for benchmarks: a loaded 2-core CI
+    // machine took 2.8 s for what takes 0.6 s on a quiet one).
     const started = Date.now()
     const result = cli(['check', '--json'])
-    expect(Date.now() - started).toBeLessThan(scaled(5_000))
+    const wallMs = Date.now() - started
+    expect(wallMs).toBeLessThan(scaled(15_000))
     expect(result.status, result.stdout.slice(0, 3000) + result.stderr).toBe(0)
     const report = JSON.parse(result.stdout)
     expect(report).toMatchObject({ schema: 'pidfd-check/1', kernel: os.release(), arch: process.arch, node: process.version, pidfd: pkg.version })
-    expect(report.durationMs).toBeLessThan(scaled(2_000))
+    expect(report.durationMs).toBeLessThan(wallMs) // measured inside the same run
     expect(Object.keys(report.features).sort()).toEqual(Object.keys(featureInfo).sort())
     for (const [name, feature] of Object.entries(report.features) as [keyof typeof featureInfo, { supported: boolean; since: string }][]) {
       expect(feature.supported, name).toBe(features()[name])
