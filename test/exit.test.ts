@@ -133,24 +133,25 @@ describe('exited for processes that are not our children', () => {
   it('waits for the reap of a zombie it may not inspect, without spinning, then reports it', async () => {
     if (!features().pidfs) return console.log('skipped: needs pidfs (POLLHUP at reap, Linux 6.9)')
     // The parent (the shell, exec'd into perl) reaps its child only after a while:
-    // meanwhile it is a zombie owned by root.
-    const shell = start('sh', ['-c', `(sleep 0.3; exit 7) & echo $!; exec perl -e 'sleep 1.5; wait; sleep 30'`])
+    // meanwhile it is a zombie owned by root. (The exit waits out node's start-up, hence
+    // scaled; the zombie must not outlast ZOMBIE_WAIT_MS, hence 1.2 s more, rounded down.)
+    const shell = start('sh', ['-c', `(sleep ${scaled(0.3)}; exit 7) & echo $!; exec perl -e 'sleep ${scaled(0.3) + 1.2}; wait; sleep 30'`])
     const grandchild = Number(await lineFrom(shell, /^\d+$/))
     const started = Date.now()
     const { status, cpuMs } = await exitedAsNobody(grandchild)
     expect(Date.now() - started).toBeGreaterThan(1000) // it did wait for the reap
     if (status.source === 'unavailable') expect(status.reason).toMatch(/6\.15/)
     else expect(status).toMatchObject({ code: 7, source: 'pidfd-info' })
-    expect(cpuMs).toBeLessThan(1000) // node's own start-up included; a spinning loop would burn the whole wait
+    expect(cpuMs).toBeLessThan(scaled(1000)) // node's own start-up included; a spinning loop would burn the whole wait
   })
 
   it('settles a zombie it may not inspect and nobody reaps as unavailable, saying why, instead of hanging', async () => {
-    const shell = start('sh', ['-c', '(sleep 0.5; exit 7) & echo $!; exec sleep 30'])
+    const shell = start('sh', ['-c', `(sleep ${scaled(0.5)}; exit 7) & echo $!; exec sleep 30`])
     const grandchild = Number(await lineFrom(shell, /^\d+$/))
     const { status, cpuMs } = await exitedAsNobody(grandchild)
     expect(status.source).toBe('unavailable')
     expect(status.reason).toMatch(/reap/)
-    expect(cpuMs).toBeLessThan(1000)
+    expect(cpuMs).toBeLessThan(scaled(1000))
   })
 })
 
