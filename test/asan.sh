@@ -27,7 +27,9 @@ fi
 # (DT_NEEDED), which the tests and their node subprocesses run as process.execPath.
 if ! command -v patchelf >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patchelf >/dev/null
+    # A new machine may have no package lists yet: update once if the install fails.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patchelf >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends patchelf >/dev/null; }
   else
     echo "asan.sh: needs patchelf (apt-get install patchelf)" >&2
     exit 1
