@@ -10,10 +10,10 @@
 // 20% over seconds) cancels out instead of favouring either side. The C program gets as
 // many idle threads as this Node process has (see reference.c for why).
 'use strict'
+const { compileReference, median } = require('./common')
 const { execFileSync, spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
-const path = require('node:path')
 const readline = require('node:readline')
 const { Pidfd } = require('..')
 
@@ -63,17 +63,8 @@ function jsRound(run, iterations) {
   return Number(process.hrtime.bigint() - start) / iterations
 }
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
-
 function startReference() {
-  const out = path.join(__dirname, '.out')
-  fs.mkdirSync(out, { recursive: true })
-  const binary = path.join(out, 'reference')
-  execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', binary, path.join(__dirname, 'reference.c')])
+  const binary = compileReference('reference')
   const threads = fs.readdirSync('/proc/self/task').length
   const child = spawn(binary, [String(threads)], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]()

@@ -25,10 +25,10 @@
 //   BENCH_ROUNDS, BENCH_SLOW_ROUNDS, BENCH_SERIAL, BENCH_BATCH, BENCH_SLOW_BATCH and
 //   BENCH_HOLD_MIB override those numbers.
 'use strict'
+const { compileReference, median } = require('./common')
 const childProcess = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
-const path = require('node:path')
 const readline = require('node:readline')
 const pidfd = require('..')
 const { native } = require('../dist/binding')
@@ -58,18 +58,9 @@ const MODES = ['serial', 'parallel']
 const IMPLS = ['c', 'pidfd', 'childProcess', 'addon']
 const now = () => process.hrtime.bigint()
 
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b)
-  const middle = sorted.length >> 1
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
-}
-
 /** The C reference as a server on its stdin/stdout (see bench/spawn_reference.c). */
 function startReference() {
-  const out = path.join(__dirname, '.out')
-  fs.mkdirSync(out, { recursive: true })
-  const binary = path.join(out, 'spawn_reference')
-  childProcess.execFileSync('cc', ['-O2', '-Wall', '-Wextra', '-pthread', '-o', binary, path.join(__dirname, 'spawn_reference.c')])
+  const binary = compileReference('spawn_reference')
   const child = childProcess.spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = readline.createInterface({ input: child.stdout })[Symbol.asyncIterator]()
   return {
