@@ -137,12 +137,12 @@ export class ExitTracker {
     this.#settle(status)
   }
 
-  /** Stops watching and rejects with `error` (the Pidfd is being closed). */
-  cancel(error: Error): void {
-    if (this.#settled) return
+  /** Stops watching and rejects with the error `error()` builds (the Pidfd is being closed). */
+  cancel(error: () => Error): void {
+    if (this.#settled) return // no error built: closing after the exit is the common case
     this.#stop()
     this.#settled = true
-    this.#reject(error)
+    this.#reject(error())
   }
 
   #watch(events: number, then: () => void): void {

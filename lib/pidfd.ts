@@ -387,7 +387,7 @@ export class Pidfd implements Disposable {
   close(): void {
     const fd = Pidfd.#own(this)
     if (fd < 0) return
-    this.#exit?.cancel(pidfdClosed()) // stops the poll before the fd goes
+    this.#exit?.cancel(pidfdClosed) // stops the poll before the fd goes
     this.#fd = -1
     if (this.#registered) leakRegistry.unregister(this)
     native.close(fd)
