@@ -6,16 +6,34 @@
 import { type ChildProcess, type ChildProcessByStdio, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
+import path from 'node:path'
 import type { Readable, Writable } from 'node:stream'
 import { constants } from './constants'
 import { type FeatureName, featureInfo, features, unsupportedReason } from './features'
 import { Pidfd } from './pidfd'
+import { findCgroup2Mount, getSpawnMethod, setSpawnMethod, type SpawnOptions, spawn as spawnSubprocess } from './spawn'
+import type { Subprocess } from './subprocess'
 
 /**
  * The outcome of one check. `error`: the check could not set itself up (a helper process
  * could not start, fds ran out), which says nothing about the kernel.
  */
 export type CheckStatus = 'pass' | 'fail' | 'unsupported' | 'error'
+
+/**
+ * What this package's spawn() needs from the kernel to make a child, as the `spawn.*`
+ * checks name it when it is missing or refused. {@link features} does not probe these (only
+ * making a child shows them): the checks find out by making one.
+ */
+export type SpawnFeatureName = 'clonePidfd' | 'clone3' | 'clearSighand' | 'intoCgroup'
+
+/** Each {@link SpawnFeatureName}: what it is and the first Linux release that has it. */
+export const spawnFeatureInfo: Readonly<Record<SpawnFeatureName, { readonly since: string; readonly description: string }>> = Object.freeze({
+  clonePidfd: { since: '5.2', description: 'clone(2) with CLONE_PIDFD' },
+  clone3: { since: '5.3', description: 'clone3(2)' },
+  clearSighand: { since: '5.5', description: 'CLONE_CLEAR_SIGHAND' },
+  intoCgroup: { since: '5.7', description: 'CLONE_INTO_CGROUP' },
+})
 
 /** One check's result, as `pidfd check --json` prints it. */
 export interface CheckResult {
@@ -28,7 +46,7 @@ export interface CheckResult {
   expected?: string
   observed?: string
   /** With `unsupported` for want of a kernel feature: the feature and the first Linux release that has it. */
-  feature?: FeatureName
+  feature?: FeatureName | SpawnFeatureName
   since?: string
   /**
    * With `unsupported`: why, in a few words (`'needs Linux 6.13'`, `'blocked (EPERM from
@@ -50,6 +68,19 @@ class CheckFailure extends Error {
 
 /** Thrown when a check cannot set itself up: it reports `error`, not `fail`. */
 class SetupError extends Error {}
+
+/**
+ * Thrown when a check finds, while running, that it cannot run here: it reports
+ * `unsupported` with the reason, and with the feature (and its release) if one is missing.
+ */
+class Unsupported extends Error {
+  constructor(
+    readonly reason: string,
+    readonly feature?: SpawnFeatureName,
+  ) {
+    super(reason)
+  }
+}
 
 /**
  * Errnos that say this machine ran out of something, not what the kernel does with pidfds.
@@ -144,7 +175,11 @@ interface Helper {
 /** Everything a check starts, so that it is cleaned up whatever happens. */
 class Scope {
   readonly children = new Set<ChildProcess>()
+  /** Children made with this package's own spawn() (the `spawn.*` checks). */
+  readonly subprocesses = new Set<Subprocess>()
   readonly pidfds = new Set<Pidfd>()
+  /** Run by {@link Scope.cleanup} once every child is reaped (removing a cgroup it was in). */
+  readonly deferred: Array<() => void> = []
   /** Set by {@link Scope.cleanup}: a check that goes on afterwards (on SIGINT) starts nothing more. */
   closed = false
 
@@ -197,9 +232,21 @@ class Scope {
     // exitCode or signalCode at once), so its pid is still its own.
     const running = [...this.children].filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null)
     for (const child of running) child.kill('SIGKILL')
-    await Promise.all(running.map((child) => once(child, 'exit')))
+    // A Subprocess is signalled through its pidfd; its exited settles once it is reaped.
+    const spawned = [...this.subprocesses].filter((c) => c.pid !== undefined && c.exitCode === null && c.signalCode === null)
+    for (const child of spawned) child.kill('SIGKILL')
+    await Promise.all([...running.map((child) => once(child, 'exit')), ...spawned.map((child) => child.exited.catch(() => {}))])
+    for (const child of this.subprocesses) for (const stream of child.stdio ?? []) stream?.destroy()
+    this.subprocesses.clear()
     for (const pidfd of this.pidfds) pidfd.close()
     this.pidfds.clear()
+    for (const undo of this.deferred.splice(0)) {
+      try {
+        undo()
+      } catch {
+        // Best effort, as killing is: nothing more can be done about it here.
+      }
+    }
   }
 }
 
@@ -208,7 +255,7 @@ class Scope {
  * @throws SetupError after 5 s: a helper can hang while starting (Node does when it cannot
  *   create its threads, under RLIMIT_NPROC).
  */
-async function firstLine(child: ChildProcess, timeoutMs = 5000): Promise<string> {
+async function firstLine(child: { readonly stdout: Readable | null }, timeoutMs = 5000): Promise<string> {
   const read = async () => {
     let text = ''
     for await (const chunk of child.stdout!) {
@@ -243,6 +290,216 @@ async function reaped(child: ChildProcess): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) await once(child, 'exit')
 }
 
+// ---- the spawn.* checks: children made by this package's spawn() ----------------------
+
+/** Release `a` is at least `b` ('5.10' style). */
+function atLeast(a: string, b: string): boolean {
+  const [aMajor, aMinor] = a.split('.').map(Number) as [number, number]
+  const [bMajor, bMinor] = b.split('.').map(Number) as [number, number]
+  return aMajor > bMajor || (aMajor === bMajor && aMinor >= bMinor)
+}
+
+/** The newest release the kernel is shown to be by {@link features} ('0.0' if none). */
+function shownRelease(): string {
+  const found = features()
+  let newest = '0.0'
+  for (const name of Object.keys(featureInfo) as FeatureName[]) {
+    if (found[name] && atLeast(featureInfo[name].since, newest)) newest = featureInfo[name].since
+  }
+  return newest
+}
+
+/**
+ * What a spawn that the kernel or a seccomp filter refused means, in features.ts's words:
+ * EPERM or EACCES is a block; ENOSYS is one where `syscall` is shown to exist, else maybe an
+ * older kernel; EINVAL (an unknown flag) or E2BIG (a `struct clone_args` larger than the
+ * kernel knows, nonzero past its end) is a kernel without `flag`, unless the kernel is shown
+ * to be new enough to have it: then it is no refusal (undefined), and the check fails.
+ */
+function refusal(error: unknown, syscall: 'clone' | 'clone3', feature: SpawnFeatureName, flag: SpawnFeatureName): Unsupported | undefined {
+  const { code } = error as NodeJS.ErrnoException
+  const shown = shownRelease()
+  if (code === 'EPERM' || code === 'EACCES') return new Unsupported(`blocked (${code} from ${syscall})`, feature)
+  if (code === 'ENOSYS') {
+    const { since } = spawnFeatureInfo[feature]
+    return new Unsupported(atLeast(shown, since) ? `blocked (ENOSYS from ${syscall})` : `needs Linux ${since} or blocked (ENOSYS from ${syscall})`, feature)
+  }
+  const { since } = spawnFeatureInfo[flag]
+  if ((code === 'EINVAL' || code === 'E2BIG') && !atLeast(shown, since)) return new Unsupported(`needs Linux ${since}`, flag)
+  return undefined
+}
+
+/**
+ * Starts this Node binary with `args` through spawn(), with `method` forced for that one
+ * call (spawn() makes the child synchronously) and the previous method put back.
+ * @throws what spawn() throws or emits as `'error'` (the child then has no pid): as
+ *   `classify` turns it into {@link Unsupported}, else a {@link SetupError} when this
+ *   machine ran out of something, else as it is (the check fails).
+ */
+async function spawnHelper(
+  scope: Scope,
+  method: 'clone' | 'clone3',
+  args: readonly string[],
+  options: SpawnOptions,
+  classify: (error: unknown) => Unsupported | undefined,
+  around: () => () => void = () => () => {},
+): Promise<Subprocess & { pid: number; pidfd: Pidfd }> {
+  if (scope.closed) throw new SetupError('interrupted')
+  const fail = (error: unknown): never => {
+    const unsupported = classify(error)
+    if (unsupported !== undefined) throw unsupported
+    const { code } = error as NodeJS.ErrnoException
+    if (exhausted.has(code ?? '') || code === 'EAGAIN') throw new SetupError(describeError(error))
+    throw error
+  }
+  const previous = getSpawnMethod()
+  let child: Subprocess
+  const undo = around()
+  try {
+    setSpawnMethod(method)
+    child = spawnSubprocess(process.execPath, args, { env: helperEnv(), ...options })
+  } catch (error) {
+    return fail(error)
+  } finally {
+    setSpawnMethod(previous)
+    undo()
+  }
+  scope.subprocesses.add(child)
+  // A child that could not start has no pid and gets an 'error' event on the next tick.
+  if (child.pid === undefined) return fail((await once(child, 'error'))[0])
+  return child as Subprocess & { pid: number; pidfd: Pidfd }
+}
+
+/** How a child ended, once it is reaped; a failure if that takes more than 5 s. */
+async function exitOf(child: Subprocess, timeoutMs = 5000): Promise<Awaited<Subprocess['exited']>> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CheckFailure('the child to exit', `still running after ${timeoutMs / 1000} s`)), timeoutMs)
+  })
+  try {
+    return await Promise.race([child.exited, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * spawn.clone-pidfd and spawn.clone3: a child made by `method` comes with a pidfd that names
+ * it (fdinfo's Pid, `pidfd.pid`, and on pidfs the inode of a pidfd_open of its pid), and a
+ * signal sent through it kills it (SIGUSR2: a Node without a handler for it dies of it
+ * whenever it arrives, so no need to wait for it to boot), as waitid(P_PIDFD) then reports.
+ * With `handled`, this process has a SIGUSR2 handler while the child is made, so the
+ * child's death shows that it did not keep it.
+ */
+async function spawnedWithPidfd(scope: Scope, method: 'clone' | 'clone3', classify: (error: unknown) => Unsupported | undefined, handled = false): Promise<void> {
+  const handler = () => {}
+  const around = () => {
+    if (!handled) return () => {}
+    process.on('SIGUSR2', handler)
+    return () => process.off('SIGUSR2', handler)
+  }
+  // stdin piped: the sleeper ends when its stdin does, and /dev/null would end it at once.
+  const child = await spawnHelper(scope, method, SLEEPS, { stdio: ['pipe', 'ignore', 'ignore'] }, classify, around)
+  const { pidfd } = child
+  const fdinfo = /^Pid:\s+(-?\d+)$/m.exec(fs.readFileSync(`/proc/self/fdinfo/${pidfd.fd}`, 'latin1'))
+  expectEqual([fdinfo === null ? null : Number(fdinfo[1]), pidfd.pid], [child.pid, child.pid], 'fdinfo Pid and pidfd.pid: ')
+  if (features().pidfs) expectEqual(scope.track(Pidfd.open(child.pid)).equals(pidfd), true, 'the same process as pidfd_open(pid): ')
+  pidfd.sendSignal('SIGUSR2')
+  const status = await exitOf(child)
+  expectEqual([status.signal, status.source], ['SIGUSR2', 'waitid'], 'killed by, reported by: ')
+}
+
+/** Serial number of the cgroups spawn.into-cgroup makes, for unique names. */
+let cgroupSerial = 0
+
+/** What spawn.into-cgroup prepares: the child, where it must be, and where it was when spawn() returned. */
+interface InCgroup {
+  child: Subprocess & { pid: number }
+  /** The cgroup's path as /proc/PID/cgroup shows it (`/…/pidfd-check-PID-N`). */
+  expected: string
+  /** The child's `0::` line, read by this process as soon as spawn() returned. */
+  atSpawn: string
+  /**
+   * The line the child prints, read from the start: its stdout is discarded once it has
+   * exited and nobody reads it (as child_process does).
+   */
+  reported: Promise<string>
+  dir: string
+}
+
+/** The `0::` line (cgroup v2) of /proc/PID/cgroup, or null. */
+function cgroup2Line(pid: number | 'self'): string | null {
+  return fs.readFileSync(`/proc/${pid}/cgroup`, 'latin1').split('\n').find((line) => line.startsWith('0::')) ?? null
+}
+
+/** Removes a cgroup directory that may already be gone; a moment's EBUSY (members still leaving) is waited out. */
+function removeCgroup(dir: string): void {
+  const deadline = Date.now() + 1000
+  for (;;) {
+    try {
+      fs.rmdirSync(dir)
+      return
+    } catch (error) {
+      const { code } = error as NodeJS.ErrnoException
+      if (code === 'ENOENT') return
+      if (code !== 'EBUSY' || Date.now() > deadline) throw error
+      Atomics.wait(sleepCell, 0, 0, 1)
+    }
+  }
+}
+
+/** The child prints the `0::` line of its own /proc/self/cgroup. */
+const PRINTS_CGROUP = ['-e', "console.log(require('node:fs').readFileSync('/proc/self/cgroup', 'latin1').split('\\n').find((l) => l.startsWith('0::')) ?? 'none')"]
+
+/**
+ * Makes a new cgroup under this process's own cgroup v2 directory (found as spawn() finds
+ * the mount) and starts a child in it; the directory is removed when `scope` is cleaned up.
+ * @throws Unsupported without a cgroup v2 mount, or a cgroup this process may not create.
+ */
+async function startInCgroup(scope: Scope): Promise<InCgroup> {
+  const mount = findCgroup2Mount()
+  if (mount === null) throw new Unsupported('no cgroup v2 hierarchy is mounted here')
+  const own = cgroup2Line('self')
+  if (own === null) throw new Unsupported('this process is in no cgroup v2 cgroup')
+  const parent = path.resolve(mount, `.${own.slice(3)}`)
+  let dir: string
+  let name: string
+  for (;;) {
+    name = `pidfd-check-${process.pid}-${cgroupSerial++}`
+    dir = path.join(parent, name)
+    try {
+      fs.mkdirSync(dir)
+      break
+    } catch (error) {
+      const { code } = error as NodeJS.ErrnoException
+      if (code === 'EEXIST' && cgroupSerial < 100) continue // another process's (the same pid in another pid namespace)
+      if (code === 'ENOENT' || code === 'ENOTDIR') throw new Unsupported(`this process's cgroup is not under the cgroup v2 mount (${parent} is missing)`)
+      if (['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EAGAIN'].includes(code!)) throw new Unsupported(`cannot create a cgroup in ${parent} (${code})`)
+      throw new SetupError(describeError(error))
+    }
+  }
+  const made = dir
+  scope.deferred.push(() => removeCgroup(made))
+  const classify = (error: unknown) => {
+    const { code } = error as NodeJS.ErrnoException
+    if (code === 'EACCES') return new Unsupported(`not allowed to start a process in ${dir} (EACCES from clone3)`)
+    if (code === 'EBUSY' || code === 'ENOTSUP' || code === 'EOPNOTSUPP') return new Unsupported(`${dir} cannot take processes (${code} from clone3)`)
+    return refusal(error, 'clone3', 'clone3', 'intoCgroup')
+  }
+  let child: Subprocess & { pid: number }
+  try {
+    child = await spawnHelper(scope, 'clone3', PRINTS_CGROUP, { stdio: ['ignore', 'pipe', 'ignore'], cgroup: dir }, classify)
+  } catch (error) {
+    removeCgroup(dir)
+    throw error
+  }
+  const atSpawn = cgroup2Line(child.pid) ?? 'none'
+  const reported = firstLine(child)
+  reported.catch(() => {}) // reported by the check, when it runs
+  return { child, expected: `0::${path.posix.join(own.slice(3), name)}`, atSpawn, reported, dir }
+}
+
+
 interface Check {
   id: string
   title: string
@@ -252,10 +509,10 @@ interface Check {
   unavailable?: () => string | undefined
   /**
    * Starts a helper before the first check runs, so that one that must boot a script
-   * (~110 ms) does so while the other checks run; `run` gets it.
+   * (~110 ms) does so while the other checks run; `run` gets what it resolves with.
    */
-  prepare?: (scope: Scope) => Promise<Helper>
-  run(scope: Scope, prepared?: Helper): void | Promise<void>
+  prepare?: (scope: Scope) => Promise<unknown>
+  run(scope: Scope, prepared?: unknown): void | Promise<void>
 }
 
 /** Every check, in the order they run. */
@@ -568,7 +825,7 @@ export const checks: readonly Check[] = [
       // The grandchild exits at once; its parent, a helper, reaps it once told to (after it
       // is opened). Caught as a zombie, exited may take the status from /proc: then ask the
       // kernel again once the helper has reaped it.
-      const { child } = prepared!
+      const { child } = prepared as Helper
       const line = await firstLine(child)
       if (!/^\d+$/.test(line)) throw new SetupError(`the helper could not start its child: ${line || 'no output'}`)
       const grandchild = scope.track(Pidfd.open(Number(line)))
@@ -657,6 +914,40 @@ export const checks: readonly Check[] = [
       }
     },
   },
+  {
+    id: 'spawn.clone-pidfd',
+    title: 'a child made by clone() with CLONE_PIDFD comes with a pidfd that names it, signals it and reports its exit',
+    needs: 'waitid',
+    run: (scope) => spawnedWithPidfd(scope, 'clone', (error) => refusal(error, 'clone', 'clonePidfd', 'clonePidfd')),
+  },
+  {
+    id: 'spawn.clone3',
+    title: 'a child made by clone3() comes with its pidfd, and with the default action for a signal this process handles',
+    needs: 'waitid',
+    run: (scope) => spawnedWithPidfd(scope, 'clone3', (error) => refusal(error, 'clone3', 'clone3', 'clearSighand'), true),
+  },
+  {
+    id: 'spawn.into-cgroup',
+    title: 'a child spawned into a cgroup (CLONE_INTO_CGROUP) is in it from its first instruction',
+    needs: 'waitid',
+    prepare: (scope) => startInCgroup(scope),
+    run: async (_, prepared) => {
+      // Read twice: by this process as soon as spawn() returned (before the child ran any
+      // of Node), and by the child itself.
+      const { child, expected, atSpawn, reported, dir } = prepared as InCgroup
+      try {
+        expectEqual(atSpawn, expected, 'its cgroup when spawn() returned: ')
+        expectEqual(await reported, expected, 'the cgroup it reports: ')
+        await exitOf(child)
+      } finally {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGKILL')
+          await child.exited.catch(() => {})
+        }
+        removeCgroup(dir)
+      }
+    },
+  },
 ]
 
 /** The scopes alive now (the running check's, and that of prepared helpers), for {@link abortChecks}. */
@@ -674,8 +965,12 @@ export async function abortChecks(): Promise<void> {
 }
 
 /** What a check that threw reports: `error` when it could not set itself up, else `fail`. */
-function outcome(error: unknown): Pick<CheckResult, 'status' | 'expected' | 'observed' | 'reason'> {
+function outcome(error: unknown): Pick<CheckResult, 'status' | 'expected' | 'observed' | 'reason' | 'feature' | 'since'> {
   if (error instanceof CheckFailure) return { status: 'fail', expected: error.expected, observed: error.observed }
+  if (error instanceof Unsupported) {
+    const { reason, feature } = error
+    return feature === undefined ? { status: 'unsupported', reason } : { status: 'unsupported', feature, since: spawnFeatureInfo[feature].since, reason }
+  }
   if (error instanceof SetupError || exhausted.has((error as NodeJS.ErrnoException).code ?? '')) {
     return { status: 'error', reason: error instanceof SetupError ? error.message : describeError(error) }
   }
@@ -699,7 +994,7 @@ export async function runChecks(onResult?: (result: CheckResult) => void): Promi
   const early = new Scope()
   live.add(early)
   try {
-    const prepared = new Map<Check, Promise<Helper>>()
+    const prepared = new Map<Check, Promise<unknown>>()
     for (const check of checks) {
       if (check.prepare === undefined || skipped(check) !== undefined) continue
       const helper = check.prepare(early)

@@ -149,6 +149,15 @@ export function setSpawnMethod(method: 'auto' | 'clone3' | 'clone' | 'posix_spaw
 }
 
 /**
+ * The method {@link setSpawnMethod} (or `PIDFD_SPAWN_METHOD`) forced, `'auto'` if none: so
+ * that a caller can force one for a single spawn() and put the previous one back.
+ * @internal
+ */
+export function getSpawnMethod(): 'auto' | 'clone3' | 'clone' | 'posix_spawn' {
+  return Object.keys(methods).find((name) => methods[name] === spawnMethod) as 'auto' | 'clone3' | 'clone' | 'posix_spawn'
+}
+
+/**
  * Starts `file` as a child process with its pidfd, made in one step: a drop-in for
  * `child_process.spawn` (same options, validation errors, object surface and events), with
  * a {@link Subprocess.pidfd} that can never signal a recycled pid, an {@link Subprocess.exited}
