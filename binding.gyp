@@ -12,7 +12,8 @@
         "native/info.cc",
         "native/watch.cc",
         "native/handle.cc",
-        "native/spawn.cc"
+        "native/spawn.cc",
+        "native/reaper.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

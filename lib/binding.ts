@@ -51,6 +51,14 @@ export interface Native {
    * 'pidfd_open', 'mmap'. A child that failed is reaped and its pidfd closed before the throw.
    */
   spawn(plan: SpawnPlan): { pid: number; pidfd: number; method: number }
+  /**
+   * What clone3 answers to `flags` (CLONE_INTO_CGROUP added, on a cgroup fd that cannot be
+   * open, with `size` bytes of clone_args): 0 or a positive errno. EBADF means every flag is
+   * known; size 0 only asks whether clone3 exists (EINVAL). Never makes a process.
+   */
+  clone3Errno(flags: bigint, size: number): number
+  /** Marks an owned fd as a pidfd of a child to reap: at a Worker's teardown the reaper thread takes it over if it still runs. */
+  ownChild(fd: number): void
   /** `socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC)`: two new fds, not owned (for 'pipe' stdio). */
   socketpair(): [number, number]
   /** `pidfd_open(pid, flags)`: a new owned O_CLOEXEC fd. */

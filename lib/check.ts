@@ -20,21 +20,6 @@ import type { Subprocess } from './subprocess'
  */
 export type CheckStatus = 'pass' | 'fail' | 'unsupported' | 'error'
 
-/**
- * What this package's spawn() needs from the kernel to make a child, as the `spawn.*`
- * checks name it when it is missing or refused. {@link features} does not probe these (only
- * making a child shows them): the checks find out by making one.
- */
-export type SpawnFeatureName = 'clonePidfd' | 'clone3' | 'clearSighand' | 'intoCgroup'
-
-/** Each {@link SpawnFeatureName}: what it is and the first Linux release that has it. */
-export const spawnFeatureInfo: Readonly<Record<SpawnFeatureName, { readonly since: string; readonly description: string }>> = Object.freeze({
-  clonePidfd: { since: '5.2', description: 'clone(2) with CLONE_PIDFD' },
-  clone3: { since: '5.3', description: 'clone3(2)' },
-  clearSighand: { since: '5.5', description: 'CLONE_CLEAR_SIGHAND' },
-  intoCgroup: { since: '5.7', description: 'CLONE_INTO_CGROUP' },
-})
-
 /** One check's result, as `pidfd check --json` prints it. */
 export interface CheckResult {
   /** Stable id, e.g. `identity.exec`; `--require` accepts it. */
@@ -46,7 +31,7 @@ export interface CheckResult {
   expected?: string
   observed?: string
   /** With `unsupported` for want of a kernel feature: the feature and the first Linux release that has it. */
-  feature?: FeatureName | SpawnFeatureName
+  feature?: FeatureName
   since?: string
   /**
    * With `unsupported`: why, in a few words (`'needs Linux 6.13'`, `'blocked (EPERM from
@@ -76,7 +61,7 @@ class SetupError extends Error {}
 class Unsupported extends Error {
   constructor(
     readonly reason: string,
-    readonly feature?: SpawnFeatureName,
+    readonly feature?: FeatureName,
   ) {
     super(reason)
   }
@@ -316,15 +301,15 @@ function shownRelease(): string {
  * kernel knows, nonzero past its end) is a kernel without `flag`, unless the kernel is shown
  * to be new enough to have it: then it is no refusal (undefined), and the check fails.
  */
-function refusal(error: unknown, syscall: 'clone' | 'clone3', feature: SpawnFeatureName, flag: SpawnFeatureName): Unsupported | undefined {
+function refusal(error: unknown, syscall: 'clone' | 'clone3', feature: FeatureName, flag: FeatureName): Unsupported | undefined {
   const { code } = error as NodeJS.ErrnoException
   const shown = shownRelease()
   if (code === 'EPERM' || code === 'EACCES') return new Unsupported(`blocked (${code} from ${syscall})`, feature)
   if (code === 'ENOSYS') {
-    const { since } = spawnFeatureInfo[feature]
+    const { since } = featureInfo[feature]
     return new Unsupported(atLeast(shown, since) ? `blocked (ENOSYS from ${syscall})` : `needs Linux ${since} or blocked (ENOSYS from ${syscall})`, feature)
   }
-  const { since } = spawnFeatureInfo[flag]
+  const { since } = featureInfo[flag]
   if ((code === 'EINVAL' || code === 'E2BIG') && !atLeast(shown, since)) return new Unsupported(`needs Linux ${since}`, flag)
   return undefined
 }
@@ -969,7 +954,7 @@ function outcome(error: unknown): Pick<CheckResult, 'status' | 'expected' | 'obs
   if (error instanceof CheckFailure) return { status: 'fail', expected: error.expected, observed: error.observed }
   if (error instanceof Unsupported) {
     const { reason, feature } = error
-    return feature === undefined ? { status: 'unsupported', reason } : { status: 'unsupported', feature, since: spawnFeatureInfo[feature].since, reason }
+    return feature === undefined ? { status: 'unsupported', reason } : { status: 'unsupported', feature, since: featureInfo[feature].since, reason }
   }
   if (error instanceof SetupError || exhausted.has((error as NodeJS.ErrnoException).code ?? '')) {
     return { status: 'error', reason: error instanceof SetupError ? error.message : describeError(error) }

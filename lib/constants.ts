@@ -68,3 +68,20 @@ export const constants = Object.freeze({
   /** `PIDFD_SELF_THREAD`: "this thread" for pidfd_send_signal and friends (Linux 6.15). */
   PIDFD_SELF_THREAD: -10000,
 })
+
+/**
+ * `clone3(2)` flags (`<linux/sched.h>`) as bigints, since some lie past 32 bits. Internal:
+ * {@link constants} holds only numbers.
+ * @internal
+ */
+export const cloneFlags = Object.freeze({
+  CLONE_PIDFD: 0x1000n,
+  CLONE_CLEAR_SIGHAND: 1n << 32n,
+  CLONE_INTO_CGROUP: 1n << 33n,
+  /** The child is reaped by the kernel when it exits; needs `exit_signal` 0 (Linux 7.1). */
+  CLONE_AUTOREAP: 1n << 34n,
+  /** The child starts with no_new_privs set (Linux 7.1). */
+  CLONE_NNP: 1n << 35n,
+  /** The child is SIGKILLed when the last reference to its clone pidfd goes (Linux 7.1). */
+  CLONE_PIDFD_AUTOKILL: 1n << 36n,
+})

@@ -3,8 +3,9 @@
  * (not guessed from its version) and cached, as systemd's `pidfd_check_pidfs()` does.
  * @packageDocumentation
  */
+import util from 'node:util'
 import { native } from './binding'
-import { constants } from './constants'
+import { cloneFlags, constants } from './constants'
 import { errnoException, invalidArgValue, pidfsUnsupported, unsupported } from './errors'
 import { getInfo, nameToHandle, openHandle } from './info'
 import { statx } from './stat'
@@ -49,6 +50,27 @@ export interface Features {
   readonly getfd: boolean
   /** `PIDFD_SELF_THREAD`/`PIDFD_SELF_THREAD_GROUP` sentinels (Linux 6.15). */
   readonly selfPidfd: boolean
+  /**
+   * `clone(2)` with `CLONE_PIDFD`: a child made with its pidfd (Linux 5.2). No probe can ask
+   * clone() without making a child (before 5.2 the flag bit was ignored), so this follows
+   * `pidfd` (5.3): where pidfd_open works, the kernel has it.
+   */
+  readonly clonePidfd: boolean
+  /** `clone3(2)` (Linux 5.3), which {@link spawn} prefers. */
+  readonly clone3: boolean
+  /**
+   * `CLONE_CLEAR_SIGHAND` (Linux 5.5). Probed together with `CLONE_INTO_CGROUP`, so a 5.5 or
+   * 5.6 kernel reports false: spawn() then falls back to clone(), as it does before 5.5.
+   */
+  readonly clearSighand: boolean
+  /** `CLONE_INTO_CGROUP`: spawn()'s `cgroup` option (Linux 5.7). */
+  readonly intoCgroup: boolean
+  /** `CLONE_AUTOREAP`: a child the kernel reaps itself (Linux 7.1). */
+  readonly autoReap: boolean
+  /** `CLONE_PIDFD_AUTOKILL`: a child killed when its last pidfd closes, spawn()'s `killOnClose` (Linux 7.1). */
+  readonly autoKill: boolean
+  /** `CLONE_NNP`: a child started with no_new_privs (Linux 7.1). */
+  readonly noNewPrivs: boolean
 }
 
 /** The name of one feature, as {@link features} reports it and errors name it. */
@@ -72,6 +94,13 @@ export const featureInfo: Readonly<Record<FeatureName, { readonly since: string;
     namespaces: { since: '6.11', description: 'PIDFD_GET_*_NAMESPACE' },
     getfd: { since: '5.6', description: 'pidfd_getfd(2)' },
     selfPidfd: { since: '6.15', description: 'PIDFD_SELF_* sentinels' },
+    clonePidfd: { since: '5.2', description: 'clone(2) with CLONE_PIDFD' },
+    clone3: { since: '5.3', description: 'clone3(2)' },
+    clearSighand: { since: '5.5', description: 'CLONE_CLEAR_SIGHAND' },
+    intoCgroup: { since: '5.7', description: 'CLONE_INTO_CGROUP' },
+    autoReap: { since: '7.1', description: 'CLONE_AUTOREAP' },
+    autoKill: { since: '7.1', description: 'CLONE_PIDFD_AUTOKILL (kill on last close)' },
+    noNewPrivs: { since: '7.1', description: 'CLONE_NNP' },
   })
 
 /**
@@ -109,7 +138,7 @@ const TRANSIENT = ['EMFILE', 'ENFILE', 'ENOMEM', 'EAGAIN', 'EINTR']
  * The first Linux release that has each syscall the probes make, for the ones newer than
  * pidfds: ENOSYS from any other syscall can only come from a filter.
  */
-const syscallSince: Readonly<Record<string, string>> = { pidfd_send_signal: '5.1', pidfd_open: '5.3', pidfd_getfd: '5.6' }
+const syscallSince: Readonly<Record<string, string>> = { pidfd_send_signal: '5.1', pidfd_open: '5.3', clone3: '5.3', pidfd_getfd: '5.6' }
 
 let cached: Probe | undefined
 
@@ -236,6 +265,39 @@ function releaseWithoutPidfd(): string {
   return '0.0'
 }
 
+/** The size of `struct clone_args` with its `cgroup` field (CLONE_ARGS_SIZE_VER2). */
+const CLONE_ARGS_SIZE_VER2 = 88
+
+/**
+ * Asks clone3 about `flags` without making a process (see {@link Native.clone3Errno}): it
+ * succeeds on EBADF (every flag known; the cgroup fd is looked up last) and throws the
+ * errno otherwise. `size` 0 only asks whether clone3 exists.
+ */
+function clone3Knows(flags: bigint, size = CLONE_ARGS_SIZE_VER2): () => void {
+  return () => {
+    const errno = native.clone3Errno(flags, size)
+    const code = errno === 0 ? 'made a process' : util.getSystemErrorName(-errno)
+    if (code !== (size === 0 ? 'EINVAL' : 'EBADF')) throw Object.assign(new Error(code), { code, syscall: 'clone3' })
+  }
+}
+
+/** The clone3 probes: each a flag (or flags) the kernel either knows or answers EINVAL to. */
+function probeClone(): Pick<Record<FeatureName, Verdict>, 'clone3' | 'clearSighand' | 'intoCgroup' | 'autoReap' | 'autoKill' | 'noNewPrivs'> {
+  const clone3 = attempt(clone3Knows(0n, 0), [])
+  const intoCgroup = probeAfter(clone3, clone3Knows(0n))
+  // The 7.1 flags' own rules: AUTOKILL needs CLONE_PIDFD and AUTOREAP, and CAP_SYS_ADMIN
+  // unless CLONE_NNP is set (with it, an EPERM can only come from a filter).
+  const autoReap = probeAfter(intoCgroup, clone3Knows(cloneFlags.CLONE_AUTOREAP))
+  return {
+    clone3,
+    clearSighand: probeAfter(clone3, clone3Knows(cloneFlags.CLONE_CLEAR_SIGHAND)),
+    intoCgroup,
+    autoReap,
+    autoKill: probeAfter(autoReap, clone3Knows(cloneFlags.CLONE_PIDFD | cloneFlags.CLONE_AUTOREAP | cloneFlags.CLONE_NNP | cloneFlags.CLONE_PIDFD_AUTOKILL)),
+    noNewPrivs: probeAfter(intoCgroup, clone3Knows(cloneFlags.CLONE_NNP)),
+  }
+}
+
 /** Every probe but pidfd_open's, each isolated: one refused call leaves the others alone. */
 function probeWith(fd: number): Record<FeatureName, Verdict> {
   const openWith = (flags: number) => () => native.close(native.pidfdOpen(process.pid, flags))
@@ -277,6 +339,8 @@ function probeWith(fd: number): Record<FeatureName, Verdict> {
     namespaces: attempt(() => native.close(native.pidfdGetNamespace(fd, 10)), ['ENOTTY', 'EINVAL'], ['ENOTSUP']),
     getfd: attempt(() => native.close(native.pidfdGetfd(fd, fd)), []),
     selfPidfd,
+    clonePidfd: true,
+    ...probeClone(),
   }
 }
 

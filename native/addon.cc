@@ -29,6 +29,13 @@ bool State::Own(int fd) {
 
 void State::Disown(int fd) {
   if (static_cast<size_t>(fd) < owned_fds.size()) owned_fds[fd] = false;
+  if (static_cast<size_t>(fd) < child_fds.size()) child_fds[fd] = false;
+}
+
+void State::OwnChild(int fd) {
+  Own(fd);
+  if (static_cast<size_t>(fd) >= child_fds.size()) child_fds.resize(fd + 64);
+  child_fds[fd] = true;
 }
 
 // napi_get_value_* refuse non-numbers themselves, so one call both checks and converts.
@@ -56,6 +63,7 @@ static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) {
   pidfd::InitWatch(env, exports);
   pidfd::InitHandle(env, exports);
   pidfd::InitSpawn(env, exports);
+  pidfd::InitReaper(env, exports);
   return exports;
 }
 

@@ -20,6 +20,11 @@ struct State {
   std::vector<bool> owned_fds;
   bool Own(int fd);  // false if fd was owned already
   void Disown(int fd);
+  // The owned fds that are pidfds of children this environment must reap (spawn()'s, except
+  // autoreaped ones): at a Worker's teardown those still running go to the reaper
+  // (native/reaper.cc) instead of becoming zombies nobody reaps.
+  std::vector<bool> child_fds;
+  void OwnChild(int fd);
   // Shared result slots (fstat, statx, PIDFD_GET_INFO, name_to_handle_at): filled
   // natively, read through typed-array views by lib/stat.ts and lib/info.ts.
   Napi::Reference<Napi::ArrayBuffer> stat_buffer;
@@ -59,6 +64,7 @@ void InitInfo(Napi::Env env, Napi::Object exports);
 void InitWatch(Napi::Env env, Napi::Object exports);
 void InitHandle(Napi::Env env, Napi::Object exports);
 void InitSpawn(Napi::Env env, Napi::Object exports);
+void InitReaper(Napi::Env env, Napi::Object exports);
 void FreeChildStack(State& state);
 
 }  // namespace pidfd

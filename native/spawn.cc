@@ -87,7 +87,7 @@ namespace pidfd {
 namespace {
 
 constexpr uint64_t kCloneVm = 0x100, kCloneVfork = 0x4000, kClonePidfd = 0x1000;
-constexpr uint64_t kCloneClearSighand = 1ULL << 32, kCloneIntoCgroup = 1ULL << 33;
+constexpr uint64_t kCloneClearSighand = 1ULL << 32, kCloneIntoCgroup = 1ULL << 33, kCloneAutoreap = 1ULL << 34;
 constexpr size_t kStackSize = 64 * 1024, kGuardSize = 4096;
 
 enum Method { kAuto = 0, kClone3 = 1, kClone = 2, kPosixSpawn = 3 };
@@ -478,12 +478,43 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
     close(pidfd);
     throw ErrnoException(env, p.err, p.step);
   }
-  state.Own(pidfd);
+  // An autoreaped child is nobody's to reap: a Worker's teardown closes its pidfd (which,
+  // with CLONE_PIDFD_AUTOKILL, ends it) like any other owned fd.
+  if ((p.flags & kCloneAutoreap) != 0) state.Own(pidfd);
+  else state.OwnChild(pidfd);
   Napi::Object result = Napi::Object::New(env);
   result.Set("pid", Napi::Number::New(env, static_cast<double>(pid)));
   result.Set("pidfd", Napi::Number::New(env, pidfd));
   result.Set("method", Napi::Number::New(env, used));
   return result;
+}
+
+// clone3Errno(flags, size): what clone3 says to `flags` (bigint; CLONE_INTO_CGROUP is
+// added, on a cgroup fd that cannot be open, with `size` bytes of clone_args): 0 or the
+// errno, EBADF meaning every flag is known. No process is ever made: the cgroup fd is
+// looked up before the child exists. Should a kernel make one anyway, it is not CLONE_VM,
+// exits at once, and is reaped here. Size 0 asks only whether clone3 exists (EINVAL).
+Napi::Value Clone3Errno(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsBigInt()) throw Napi::TypeError::New(env, "The \"flags\" argument must be a bigint");
+  bool lossless;
+  CloneArgs args = {};
+  args.flags = (info[0].As<Napi::BigInt>().Uint64Value(&lossless) & ~(kCloneVm | kCloneVfork)) | kCloneIntoCgroup;
+  args.cgroup = 0x7fffffff;
+  uint32_t size = Uint32Arg(info, 1, "size");
+  if (size > sizeof args) throw Napi::RangeError::New(env, "size is at most 88");
+  int pidfd = -1;
+  if ((args.flags & kClonePidfd) != 0) args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
+  long pid = syscall(SYS_clone3, size == 0 ? nullptr : &args, size);
+  if (pid == 0) RawSyscall(SYS_exit_group, 127);
+  int err = pid < 0 ? errno : 0;
+  if (pid > 0) {
+    siginfo_t si;
+    while (waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | __WALL) < 0 && errno == EINTR) {
+    }
+    if (pidfd >= 0) close(pidfd);
+  }
+  return Napi::Number::New(env, err);
 }
 
 }  // namespace
@@ -495,6 +526,7 @@ void FreeChildStack(State& state) {
 
 void InitSpawn(Napi::Env env, Napi::Object exports) {
   exports.Set("spawn", Napi::Function::New<Spawn>(env, "spawn"));
+  exports.Set("clone3Errno", Napi::Function::New<Clone3Errno>(env, "clone3Errno"));
 }
 
 }  // namespace pidfd

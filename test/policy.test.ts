@@ -45,6 +45,15 @@ function fakeKernel(kind: '5.0' | '5.4' | '6.1') {
       throw errno('ENOSYS', 38, 'clone3')
     },
     socketpair: () => [nextFd++, nextFd++],
+    // 5.0 has no clone3; 5.4 has no CLONE_INTO_CGROUP (so every flag probe is EINVAL); 6.1
+    // knows every flag but Linux 7.1's.
+    clone3Errno: (flags, size) => {
+      calls.push(`clone3Errno(${flags}, ${size})`)
+      if (kind === '5.0') return 38
+      if (size === 0 || kind === '5.4') return 22
+      return flags >= 1n << 34n ? 22 : 9
+    },
+    ownChild: () => {},
     pidfdGetInfo: () => {
       throw errno('ENOTTY', 25, 'ioctl')
     },
@@ -100,6 +109,13 @@ describe('on a kernel without pidfs (6.1)', () => {
       namespaces: false,
       getfd: true,
       selfPidfd: false,
+      clonePidfd: true,
+      clone3: true,
+      clearSighand: true,
+      intoCgroup: true,
+      autoReap: false,
+      autoKill: false,
+      noNewPrivs: false,
     })
     const probes = calls.length
     features()

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { native } from '../lib/binding'
 import { spawn } from '../lib'
-import { distEntry, NOBODY, openFdCount, removePackageCopy, scaled, until, worldReadablePackage } from './helpers'
+import { distEntry, NOBODY, openFdCount, openPidfds, removePackageCopy, scaled, until, worldReadablePackage } from './helpers'
 import { errorShape, killAll, processState, track, zombieChildren } from './spawn-helpers'
 
 afterEach(killAll)
@@ -287,7 +287,20 @@ describe('in a Worker', () => {
     await child.exited
   })
 
-  it.todo("worker.terminate(): children that end later are left zombies (no JS runs at terminate; needs native teardown reaping)")
+  it('worker.terminate(): a child still running then is reaped when it exits, and no pidfd of it stays open', async () => {
+    const before = openPidfds().length
+    const messages = await inWorker(
+      `
+      const child = lib.spawn(process.execPath, ['-e', 'setTimeout(() => {}, 1000)'], { stdio: 'ignore' })
+      child.on('spawn', () => parentPort.postMessage(child.pid))
+    `,
+      (worker) => void worker.terminate(),
+    )
+    const pid = messages[0] as number
+    expect(processState(pid), 'the child outlived the Worker').not.toBeNull()
+    await until(() => processState(pid) === null, 'the child to be reaped once it exits', scaled(10_000))
+    await until(() => openPidfds().length <= before, 'the handed-over pidfd to be closed', scaled(2_000))
+  })
 })
 
 describe('process.exit()', () => {
