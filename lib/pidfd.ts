@@ -123,9 +123,10 @@ let isPidfd: (value: unknown) => value is Pidfd
 
 /**
  * @internal For `spawn()`: the Pidfd of a child it just made, on the pidfd `native.spawn`
- * returned (owned natively already), knowing the child's pid.
+ * returned (owned natively already), knowing the child's pid. `beforeClose` runs first thing
+ * in `close()`, while the fd is still open (it must not throw).
  */
-export let pidfdOfChild: (fd: number, pid: number) => Pidfd
+export let pidfdOfChild: (fd: number, pid: number, beforeClose: () => void) => Pidfd
 
 // Registering with a FinalizationRegistry costs a fifth of a syscall, so it waits for a
 // microtask: a Pidfd closed within the task that opened it never pays. Until then it sits in
@@ -184,6 +185,8 @@ export class Pidfd implements Disposable {
   #ref = true
   /** The ChildProcess this pidfd was made from, whose 'exit' event is the last resort. */
   #child: ChildProcess | undefined
+  /** spawn()'s hook: runs once, before the fd is closed (see {@link pidfdOfChild}). */
+  #beforeClose: (() => void) | undefined
 
   /** @internal Use {@link Pidfd.open}, {@link Pidfd.fromFd} or {@link Pidfd.adoptFd}. */
   constructor(token: typeof kCreate, fd: number, pid: number | undefined) {
@@ -385,6 +388,11 @@ export class Pidfd implements Disposable {
    * that nobody has to await it.
    */
   close(): void {
+    if (Pidfd.#own(this) >= 0 && this.#beforeClose !== undefined) {
+      const beforeClose = this.#beforeClose
+      this.#beforeClose = undefined
+      beforeClose()
+    }
     const fd = Pidfd.#own(this)
     if (fd < 0) return
     this.#exit?.cancel(pidfdClosed) // stops the poll before the fd goes
@@ -736,7 +744,11 @@ export class Pidfd implements Disposable {
 
   static {
     isPidfd = (value) => typeof value === 'object' && value !== null && #fd in value
-    pidfdOfChild = (fd, pid) => new Pidfd(kCreate, fd, pid)
+    pidfdOfChild = (fd, pid, beforeClose) => {
+      const pidfd = new Pidfd(kCreate, fd, pid)
+      pidfd.#beforeClose = beforeClose
+      return pidfd
+    }
   }
 
   static #identityOf(self: Pidfd): [dev: bigint, ino: bigint] {

@@ -13,6 +13,7 @@ import url from 'node:url'
 import util from 'node:util'
 import os from 'node:os'
 import { invalidArgType, invalidArgValue, nodeError, outOfRange } from './errors'
+import { requireFeature } from './features'
 import { toSignalNumber } from './signals'
 import { INT32_MAX } from './validate'
 import { convertToValidSignal, startSubprocess, type Subprocess } from './subprocess'
@@ -95,6 +96,23 @@ export interface SpawnOptions {
    * `/sys/fs/cgroup` or `/sys/fs/cgroup/unified`).
    */
   cgroup?: string
+  /**
+   * Kill-on-last-close (Linux 7.1: `CLONE_PIDFD_AUTOKILL` with `CLONE_AUTOREAP`): the kernel
+   * SIGKILLs the child when the last reference to {@link Subprocess.pidfd}'s open file goes:
+   * when it is closed (also by `'exit'` handling, which only happens once the child is
+   * gone), or when this process ends in any way, `kill -9` included. A copy made with
+   * `Pidfd.fromFd(subprocess.pidfd.fd)` (a dup) keeps the child alive; a pidfd opened with
+   * `Pidfd.open(pid)` does not. In a Worker, the Worker's end closes it.
+   *
+   * The kernel reaps the child itself (`waitid` says ECHILD); `exited` and `'exit'` still
+   * report how it ended, from `PIDFD_INFO_EXIT`. Unless this process has `CAP_SYS_ADMIN`,
+   * the child also gets no_new_privs (`CLONE_NNP`, which the kernel requires then):
+   * set-user-ID programs do not gain privileges in it.
+   *
+   * Throws `ERR_PIDFD_UNSUPPORTED` (`feature: 'autoKill'`, `since: '7.1'`) where the kernel
+   * lacks it: there is no fallback that keeps the promise.
+   */
+  killOnClose?: boolean
 }
 
 /** Everything {@link Subprocess} needs to make one child. @internal */
@@ -114,6 +132,7 @@ export interface SpawnRequest {
   setsid: boolean
   pgid: number
   pdeathSignal: number
+  killOnClose: boolean
   cgroup: string | null
   timeout: number | undefined
   killSignal: number
@@ -294,6 +313,8 @@ export function parseSpawnArguments(file: unknown, argsArg: unknown, optionsArg:
   const setsid = opts.detached === true || newSession === true
   const pgid = parseProcessGroup(opts.processGroup, setsid)
   const pdeathSignal = parseKillOnParentDeath(opts.killOnParentDeath)
+  const killOnClose = opts.killOnClose
+  if (killOnClose !== undefined) validateBooleanOption(killOnClose, 'options.killOnClose')
   const cgroup = opts.cgroup
   if (cgroup !== undefined) {
     validateString(cgroup, 'options.cgroup')
@@ -304,6 +325,7 @@ export function parseSpawnArguments(file: unknown, argsArg: unknown, optionsArg:
   // An empty cwd means none, as in child_process. A Buffer or Uint8Array one is a UTF-8 path
   // here; child_process 20 validates it and then ignores it.
   const cwdString = cwd == null ? '' : typeof cwd === 'string' ? cwd : Buffer.from(cwd as Uint8Array).toString()
+  if (killOnClose === true) requireFeature('autoKill')
   return {
     file: spawnfile,
     args: argv,
@@ -316,6 +338,7 @@ export function parseSpawnArguments(file: unknown, argsArg: unknown, optionsArg:
     setsid,
     pgid,
     pdeathSignal,
+    killOnClose: killOnClose === true,
     cgroup: cgroup === undefined ? null : cgroupPath(cgroup),
     timeout: timeout == null ? undefined : (timeout as number),
     killSignal,

@@ -12,9 +12,10 @@ import type { Readable, Writable } from 'node:stream'
 import util from 'node:util'
 import { isMainThread } from 'node:worker_threads'
 import { native, type SpawnPlan } from './binding'
-import { constants } from './constants'
+import { cloneFlags, constants } from './constants'
 import { AbortError, illegalConstructor, invalidArgValue, invalidThis, unknownSignal } from './errors'
-import { type Pidfd, pidfdOfChild } from './pidfd'
+import { Pidfd, pidfdOfChild } from './pidfd'
+import { getInfo } from './info'
 import { fromSiginfo, unavailable, type ExitStatus } from './status'
 import type { SpawnRequest, StdioSlot } from './spawn'
 
@@ -131,12 +132,15 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
   /** Created with the child; closed once it has been reaped. */
   #pidfd: Pidfd | undefined
   /**
-   * A pidfd of our own: opened only if the user closed {@link Subprocess.pidfd} while the
-   * child ran, or native.spawn's own when no Pidfd could be made of it.
+   * A pidfd of our own, made as the user closes {@link Subprocess.pidfd} while the child
+   * runs: a dup of it, or with `killOnClose` (where a dup would keep the child alive) a
+   * second pidfd on the same process.
    */
-  #ownFd = -1
-  #ownWatch = 0
+  #own: Pidfd | undefined
+  /** With `killOnClose`: how the child ended, when it was gone before its pidfd closed. */
+  #endedBeforeClose: ExitStatus | undefined
   #retry: NodeJS.Timeout | undefined
+  #killOnClose: boolean
   /** True from a successful spawn until the child is reaped. */
   #running = false
   #ref = true
@@ -156,6 +160,7 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
     this.spawnfile = request.file
     this.spawnargs = request.args
     this.#pdeathSignal = request.pdeathSignal
+    this.#killOnClose = request.killOnClose
     this.#exited = new Promise<ExitStatus>((resolve, reject) => {
       this.#resolveExited = resolve
       this.#rejectExited = reject
@@ -196,7 +201,7 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
           plan.push(slot.type === 'ignore' ? (i < 3 ? -1 : -2) : slot.fd)
         }
       }
-      result = native.spawn(this.#plan(request, plan, cgroupFd))
+      result = spawnChild(this.#plan(request, plan, cgroupFd))
     } catch (error) {
       const errno = (error as NodeJS.ErrnoException | null)?.errno
       // fs's error for the cgroup, or no errno at all: as it is.
@@ -217,7 +222,7 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
     } else {
       this.#running = true
       this.pid = result!.pid
-      this.#pidfd = pidfdOfChild(result!.pidfd, result!.pid)
+      this.#pidfd = pidfdOfChild(result!.pidfd, result!.pid, () => this.#beforePidfdClose())
       this.#watchExit(this.#pidfd)
       if (!isMainThread) trackForWorkerExit(this)
       process.nextTick(() => this.emit('spawn'))
@@ -238,7 +243,7 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
       pgid: request.pgid,
       pdeathSignal: request.pdeathSignal,
       cgroupFd,
-      flags: 0n,
+      flags: request.killOnClose ? cloneFlags.CLONE_AUTOREAP | cloneFlags.CLONE_PIDFD_AUTOKILL : 0n,
       method: request.method,
     }
   }
@@ -335,11 +340,12 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
     )
   }
 
-  /** Reaps the exited child (unless the user did, with `pidfd.waitid()`): its status. */
+  /** Reaps the exited child (unless the user or the kernel did): its status. */
   #reap(status: ExitStatus): ExitStatus {
-    if (!this.#running) return status
+    const target = this.#target()
+    if (!this.#running || this.#killOnClose || target === undefined) return status
     try {
-      const info = native.waitid(this.#signalFd(), REAP_FLAGS)
+      const info = native.waitid(target.fd, REAP_FLAGS)
       if (info !== null) return fromSiginfo(info.code, info.status)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ECHILD') throw error
@@ -348,41 +354,58 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
   }
 
   /**
-   * The user closed {@link Subprocess.pidfd} while the child ran: watch a pidfd of our own.
-   * pidfd_open by pid is safe here: only this library reaps the child, so until then its
-   * pid cannot name anyone else.
+   * {@link Subprocess.pidfd} is being closed while the child runs (its fd still open): keep
+   * a pidfd of our own to reap the child and report its exit. A dup, which a Worker's
+   * teardown hands to the reaper thread like the original. With `killOnClose` a dup would
+   * keep the child alive: a second pidfd, opened by pid and confirmed to be the same
+   * process (the kernel reaps such a child, so its pid may already name another).
    */
-  #onPidfdClosed(): void {
-    if (!this.#running || this.#ownWatch !== 0) return
-    let fd: number
+  #beforePidfdClose(): void {
+    if (!this.#running || this.#own !== undefined) return
+    const pidfd = this.#pidfd!
     try {
-      fd = this.#signalFd()
-    } catch {
-      // Out of fds, most likely: try again soon.
-      this.#retry = setTimeout(() => this.#onPidfdClosed(), 50)
-      if (!this.#ref) this.#retry.unref()
-      return
-    }
-    this.#ownWatch = native.watch(fd, native.UV_READABLE, () => {
-      this.#ownWatch = 0
-      let status: ExitStatus
-      try {
-        const info = native.waitid(fd, REAP_FLAGS)
-        // Readable means exited: there is a status to reap.
-        status = info === null ? unavailable('waitid found no exit to reap') : fromSiginfo(info.code, info.status)
-      } catch (error) {
-        status = unavailable(`reaping failed: ${(error as Error).message}`)
+      if (!this.#killOnClose) {
+        this.#own = Pidfd.fromFd(pidfd.fd)
+        native.ownChild(this.#own.fd)
+        return
       }
-      this.#onExit(status)
-    })
-    if (!this.#ref) native.refWatch(this.#ownWatch, false)
+      const own = Pidfd.open(this.pid!)
+      if (own.equals(pidfd)) return void (this.#own = own)
+      own.close()
+    } catch {
+      // Out of fds (retried by pid in #onPidfdClosed), or with killOnClose, gone (ESRCH).
+    }
+    if (this.#killOnClose) this.#endedBeforeClose = endedStatus(pidfd.fd)
   }
 
-  /** An fd on the running child: its Pidfd's, or, once the user closed that, our own. */
-  #signalFd(): number {
-    if (this.#pidfd !== undefined && !this.#pidfd.closed) return this.#pidfd.fd
-    if (this.#ownFd < 0) this.#ownFd = native.pidfdOpen(this.pid!, 0)
-    return this.#ownFd
+  /** {@link Subprocess.pidfd} was closed while the child ran: watch our own pidfd instead. */
+  #onPidfdClosed(): void {
+    if (!this.#running) return
+    if (this.#own === undefined && this.#killOnClose) {
+      // Gone before its pidfd closed, or no fd left to follow it with.
+      const status = this.#endedBeforeClose ?? unavailable('no fd was left to follow the child once its pidfd was closed (EMFILE)')
+      return process.nextTick(() => this.#onExit(status))
+    }
+    if (this.#own === undefined) {
+      // Out of fds when the pidfd closed. pidfd_open by pid is safe here: only this library
+      // reaps the child, so until then its pid cannot name anyone else.
+      try {
+        this.#own = Pidfd.open(this.pid!)
+        native.ownChild(this.#own.fd)
+      } catch {
+        this.#retry = setTimeout(() => this.#onPidfdClosed(), 50)
+        if (!this.#ref) this.#retry.unref()
+        return
+      }
+    }
+    if (!this.#ref) this.#own.unref()
+    this.#watchExit(this.#own)
+  }
+
+  /** The Pidfd on the running child: its own, or, once the user closed that, ours. */
+  #target(): Pidfd | undefined {
+    if (this.#pidfd !== undefined && !this.#pidfd.closed) return this.#pidfd
+    return this.#own
   }
 
   /** The child has been reaped: Node's onexit. */
@@ -403,14 +426,12 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
     this.#maybeClose()
   }
 
-  /** Closes the pidfds and stops any watch of our own: the child is gone. */
+  /** Closes the pidfds (which stops their watches): the child is gone. */
   #release(): void {
     this.#pidfd?.close()
-    if (this.#ownWatch !== 0) native.unwatch(this.#ownWatch)
-    this.#ownWatch = 0
+    this.#own?.close()
+    this.#own = undefined
     clearTimeout(this.#retry)
-    if (this.#ownFd >= 0) native.close(this.#ownFd)
-    this.#ownFd = -1
   }
 
   #maybeClose(): void {
@@ -451,10 +472,11 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
    */
   kill(signal?: NodeJS.Signals | number): boolean {
     const sig = signal === 0 ? 0 : convertToValidSignal(signal === undefined ? 'SIGTERM' : signal)
-    if (!this.#running) return false
+    const target = this.#target()
+    // No pidfd left on a running child: killOnClose's, once its pidfd closed, is dying.
+    if (!this.#running || target === undefined) return false
     try {
-      if (this.#pidfd !== undefined && !this.#pidfd.closed) this.#pidfd.sendSignal(sig)
-      else native.pidfdSendSignal(this.#signalFd(), sig, 0)
+      target.sendSignal(sig)
     } catch (error) {
       const errno = (error as NodeJS.ErrnoException | null)?.errno
       if (typeof errno !== 'number') throw error
@@ -481,11 +503,11 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
   #setRef(ref: boolean): void {
     this.#ref = ref
     if (!this.#running) return
-    if (this.#pidfd !== undefined && !this.#pidfd.closed) {
-      if (ref) this.#pidfd.ref()
-      else this.#pidfd.unref()
+    for (const pidfd of [this.#pidfd, this.#own]) {
+      if (pidfd === undefined || pidfd.closed) continue
+      if (ref) pidfd.ref()
+      else pidfd.unref()
     }
-    if (this.#ownWatch !== 0) native.refWatch(this.#ownWatch, ref)
     if (ref) this.#retry?.ref()
     else this.#retry?.unref()
   }
@@ -512,8 +534,10 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
    * ends): send it now and wait briefly, so that nobody is left to reap it as a zombie.
    */
   #reapAtExit(): void {
-    if (!this.#running) return
-    const fd = this.#signalFd()
+    const target = this.#target()
+    // killOnClose: the Worker's end closes the pidfd, the kernel kills and reaps the child.
+    if (!this.#running || this.#killOnClose || target === undefined) return
+    const fd = target.fd
     if (native.waitid(fd, REAP_FLAGS) !== null || this.#pdeathSignal === 0) return
     try {
       native.pidfdSendSignal(fd, this.#pdeathSignal, 0)
@@ -529,6 +553,32 @@ export class Subprocess extends EventEmitter<SubprocessEvents> implements Dispos
 }
 
 const kCreate = Symbol('Subprocess.create')
+
+/**
+ * native.spawn, and once more with CLONE_NNP where CLONE_PIDFD_AUTOKILL was refused for want
+ * of CAP_SYS_ADMIN (EPERM before any process is made): the kernel takes it without the
+ * capability when the child cannot gain privileges.
+ */
+function spawnChild(plan: SpawnPlan): { pid: number; pidfd: number } {
+  try {
+    return native.spawn(plan)
+  } catch (error) {
+    const { code, syscall } = error as NodeJS.ErrnoException
+    if ((plan.flags & cloneFlags.CLONE_PIDFD_AUTOKILL) === 0n || code !== 'EPERM' || syscall !== 'clone3') throw error
+    return native.spawn({ ...plan, flags: plan.flags | cloneFlags.CLONE_NNP })
+  }
+}
+
+/** A killOnClose child gone before its pidfd closed: its status from PIDFD_INFO_EXIT. */
+function endedStatus(fd: number): ExitStatus {
+  try {
+    const { exit } = getInfo(fd, constants.PIDFD_INFO_EXIT)
+    if (exit !== undefined) return exit
+  } catch {
+    // ESRCH cannot happen on 7.1+ (exit information outlives the reap); nothing else to try.
+  }
+  return unavailable('the child ended as its pidfd was closed, and the kernel had no exit information for it yet')
+}
 
 /** Makes a Subprocess from a parsed request. @internal */
 export function startSubprocess(request: SpawnRequest): Subprocess {

@@ -3,7 +3,9 @@
 import * as childProcess from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
+import { Worker } from 'node:worker_threads'
 import { spawn as ours, type Subprocess } from '../lib'
+import { distEntry, scaled } from './helpers'
 
 /** Either implementation: the tests feed both the same arguments. */
 export type AnySpawn = (file: string, args?: unknown, options?: unknown) => childProcess.ChildProcess | Subprocess
@@ -126,4 +128,23 @@ export async function asleep(pid: number): Promise<void> {
 export function statField(pid: number, index: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[index])
+}
+
+/** Runs a Node script (CommonJS; `lib` is the built package) and resolves with its output and status. */
+export function runScript(script: string, options: { nodeArgs?: string[]; timeout?: number } = {}) {
+  const argv = [process.execPath, ...(options.nodeArgs ?? []), '-e', `const lib = require(${JSON.stringify(distEntry)});\n${script}`]
+  return childProcess.spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: options.timeout ?? scaled(20_000) })
+}
+
+/** Runs `body` (CommonJS, with `lib` and `parentPort`) in a Worker; resolves with its messages once it has exited. */
+export async function inWorker(body: string, end: (worker: Worker, messages: unknown[]) => void = () => {}): Promise<unknown[]> {
+  const worker = new Worker(`const lib = require(${JSON.stringify(distEntry)}); const { parentPort } = require('worker_threads');\n${body}`, { eval: true })
+  const messages: unknown[] = []
+  worker.on('message', (message) => {
+    messages.push(message)
+    end(worker, messages)
+  })
+  worker.on('error', (error) => messages.push(String(error)))
+  await once(worker, 'exit')
+  return messages
 }

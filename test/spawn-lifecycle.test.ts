@@ -7,21 +7,14 @@ import { once } from 'node:events'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { Worker } from 'node:worker_threads'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { native } from '../lib/binding'
 import { spawn } from '../lib'
 import { distEntry, NOBODY, openFdCount, openPidfds, removePackageCopy, scaled, until, worldReadablePackage } from './helpers'
-import { errorShape, killAll, processState, track, zombieChildren } from './spawn-helpers'
+import { errorShape, inWorker, killAll, processState, runScript, track, zombieChildren } from './spawn-helpers'
 
 afterEach(killAll)
 afterAll(removePackageCopy)
-
-/** Runs a Node script (CommonJS; `lib` is the built package) and resolves with its output and status. */
-function runScript(script: string, options: { nodeArgs?: string[]; timeout?: number } = {}) {
-  const argv = [process.execPath, ...(options.nodeArgs ?? []), '-e', `const lib = require(${JSON.stringify(distEntry)});\n${script}`]
-  return childProcess.spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: options.timeout ?? scaled(20_000) })
-}
 
 /** True if the process is gone or a zombie: it no longer runs. */
 function dead(pid: number): boolean {
@@ -227,19 +220,6 @@ describe('killOnParentDeath', () => {
     expect(() => spawn('true', { killOnParentDeath: {} as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }))
   })
 })
-
-/** Runs `body` (CommonJS, with `lib` and `parentPort`) in a Worker; resolves with its messages once it has exited. */
-async function inWorker(body: string, end: (worker: Worker, messages: unknown[]) => void = () => {}): Promise<unknown[]> {
-  const worker = new Worker(`const lib = require(${JSON.stringify(distEntry)}); const { parentPort } = require('worker_threads');\n${body}`, { eval: true })
-  const messages: unknown[] = []
-  worker.on('message', (message) => {
-    messages.push(message)
-    end(worker, messages)
-  })
-  worker.on('error', (error) => messages.push(String(error)))
-  await once(worker, 'exit')
-  return messages
-}
 
 describe('in a Worker', () => {
   it('spawn works, and the child is reaped on the Worker\'s loop', async () => {
