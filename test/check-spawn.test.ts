@@ -6,6 +6,7 @@ import { once } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { features, unsupportedReason } from '../lib'
 import { runChecks } from '../lib/check'
 import { findCgroup2Mount } from '../lib/spawn'
 import { canRefuseSyscalls, NOBODY, refusing, removePackageCopy, root, scaled, until, worldReadablePackage } from './helpers'
@@ -37,7 +38,7 @@ function check(prefix: string[] = [], dir = root, options: Omit<SpawnSyncOptions
     throw new Error(`pidfd check printed no JSON report (exit ${result.status}): ${result.stderr}${result.stdout.slice(0, 500)}`)
   }
   const byId = Object.fromEntries(report.checks.filter((c) => ids.includes(c.id)).map((c) => [c.id, c])) as Record<string, Result>
-  return { status: result.status, byId, pid: result.pid, stderr: result.stderr }
+  return { status: result.status, byId, pid: result.pid, stderr: result.stderr, report }
 }
 
 /** This process's cgroup v2 directory (where the check makes its cgroups), or null. */
@@ -94,6 +95,17 @@ describe('pidfd check: spawn.*', () => {
       expect(result.status, `${id}: ${result.reason ?? `${result.expected} / ${result.observed}`}`).toBe(expected)
     }
     expect(cgroupsOf(pid)).toEqual([])
+  })
+
+  it('spawn.kill-on-close and spawn.autoreap pass on Linux 7.1+, and before it are unsupported, naming autoKill and 7.1', { timeout: RUN_MS }, () => {
+    const { status, stderr, report } = check()
+    expect(status, stderr).toBe(0)
+    for (const id of ['spawn.kill-on-close', 'spawn.autoreap']) {
+      const result = report.checks.find((c) => c.id === id)
+      expect(result, id).toBeDefined()
+      if (features().autoKill) expect(result, id).toMatchObject({ status: 'pass' })
+      else expect(result, id).toMatchObject({ status: 'unsupported', feature: 'autoKill', since: '7.1', reason: unsupportedReason('autoKill') })
+    }
   })
 
   it('leaves no process, zombie, fd or cgroup behind (run in this process)', { timeout: RUN_MS }, async () => {
