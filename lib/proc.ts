@@ -121,6 +121,14 @@ export function hasChildrenFiles(): boolean {
   return childrenFiles
 }
 
+/**
+ * For tests: whether to use the children files (false: the `/proc/[0-9]+/stat` scan, as on
+ * a kernel without CONFIG_PROC_CHILDREN), or undefined to probe again.
+ */
+export function setChildrenFiles(use: boolean | undefined): void {
+  childrenFiles = use
+}
+
 /** The pids `/proc/PID/task/* /children` lists for pid (every thread's children), [] if gone. */
 function childrenFromTasks(pid: number): number[] {
   let tasks: string[]

@@ -41,9 +41,13 @@ export function marked(mark: string): number[] {
   return pids
 }
 
-/** Starts `sh -c script` with the mark in its environment (and so in its whole tree). */
-export function tree(script: string, mark: string): ChildProcess & { pid: number } {
-  return start('sh', ['-c', script], { env: { ...process.env, [MARK]: mark }, stdio: ['ignore', 'pipe', 'inherit'] }) as ChildProcess & { pid: number }
+/**
+ * Starts `sh -c script` with the mark in its environment (and so in its whole tree). Its
+ * stdout is a pipe only when asked for: a pipe closes when the child exits, which moves fd
+ * counts.
+ */
+export function tree(script: string, mark: string, stdout: 'pipe' | 'ignore' = 'ignore'): ChildProcess & { pid: number } {
+  return start('sh', ['-c', script], { env: { ...process.env, [MARK]: mark }, stdio: ['ignore', stdout, 'inherit'] }) as ChildProcess & { pid: number }
 }
 
 /** Waits until at least n marked processes are alive. */

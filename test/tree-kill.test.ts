@@ -5,8 +5,9 @@ import { spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { features, Pidfd } from '../lib'
+import { setChildrenFiles } from '../lib/proc'
 import { killChildren, lineFrom, openFdCount, removePackageCopy, scaled, start, until, worldReadablePackage } from './helpers'
 import { forkTree, forkTreeSize, grown, marked, newMark, stateOf, sweep, tree, zombieChildren } from './tree-helpers'
 
@@ -34,8 +35,8 @@ afterEach(async () => {
 afterAll(removePackageCopy)
 
 /** Starts a marked `sh -c` tree with its 'exit' watched from the start, and its pidfd. */
-function startTree(script: string, which = mark()) {
-  const child = tree(script, which)
+function startTree(script: string, stdout: 'pipe' | 'ignore' = 'ignore', which = mark()) {
+  const child = tree(script, which, stdout)
   const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
   const pidfd = Pidfd.fromChildProcess(child)
   return { child, exit, pidfd, mark: which }
@@ -72,7 +73,7 @@ describe('killTree', () => {
 
   it('resolves once every member is signalled without a timeout, and resumes what it stopped', async () => {
     // SIGUSR1 kills sleep; the shell traps it, and can run its trap only if it was resumed.
-    const { child, exit, pidfd, mark: m } = startTree('trap "echo usr1; exit 0" USR1; sleep 1000 & sleep 1000 & wait')
+    const { child, exit, pidfd, mark: m } = startTree('trap "echo usr1; exit 0" USR1; sleep 1000 & sleep 1000 & wait', 'pipe')
     await grown(m, 3, scaled(10_000))
     const killed = await pidfd.killTree('SIGUSR1')
     expect(killed.map((member) => member.signal)).toEqual(['SIGUSR1', 'SIGUSR1', 'SIGUSR1'])
@@ -204,7 +205,7 @@ describe('killTree', () => {
   })
 
   it('returns [] for a process that has already exited, and leaves its former children alone', async () => {
-    const { child, pidfd, mark: m } = startTree('sleep 1000 & echo $!')
+    const { child, pidfd, mark: m } = startTree('sleep 1000 & echo $!', 'pipe')
     const orphan = Number(await lineFrom(child, /^\d+$/))
     await once(child, 'exit')
     expect(await pidfd.killTree('SIGKILL')).toEqual([])
@@ -285,7 +286,7 @@ describe('children() and descendants()', () => {
   })
 
   it('lists nothing for a process that has exited, though its former children live on', async () => {
-    const { child, pidfd } = startTree('sleep 1000 & echo $!')
+    const { child, pidfd } = startTree('sleep 1000 & echo $!', 'pipe')
     await lineFrom(child, /^\d+$/)
     await once(child, 'exit')
     expect(pidfd.children()).toEqual([])
@@ -295,7 +296,7 @@ describe('children() and descendants()', () => {
 
   it('never reports a pid under a parent it does not belong to (the check after the open)', async () => {
     const { openChildOf } = await import('../lib/proc')
-    const { child, pidfd, mark: m } = startTree('sleep 1000 & echo $!; wait')
+    const { child, pidfd, mark: m } = startTree('sleep 1000 & echo $!; wait', 'pipe')
     const kid = Number(await lineFrom(child, /^\d+$/))
     await grown(m, 2, scaled(10_000))
     const gone = start(process.execPath, ['-e', '0'])
@@ -329,3 +330,32 @@ function readPpid(pid: number): number {
   const text = fs.readFileSync(`/proc/${pid}/stat`, 'latin1')
   return Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1])
 }
+
+describe('with the /proc/[0-9]+/stat scan (kernels without CONFIG_PROC_CHILDREN)', () => {
+  beforeAll(() => setChildrenFiles(false))
+  afterAll(() => setChildrenFiles(undefined))
+
+  it('lists the same tree', async () => {
+    const { pidfd, mark: m } = startTree('sleep 1000 | sleep 1000 & sh -c "sleep 1000; true" & wait')
+    await grown(m, 5, scaled(10_000))
+    using kids = pidfd.children()
+    expect(kids).toHaveLength(3)
+    using nodes = pidfd.descendants()
+    expect(nodes.map((node) => node.depth)).toEqual([1, 1, 1, 2])
+    pidfd.close()
+  })
+
+  it('leaves no survivor of a tree that forks while it is killed (5 runs)', async () => {
+    const survivors: number[] = []
+    for (let run = 0; run < 5; run++) {
+      const { exit, pidfd, mark: m } = startTree(forkTree(4, 2))
+      await grown(m, 2 + run * 12, scaled(10_000))
+      await pidfd.killTree('SIGKILL', { timeout: scaled(5000) })
+      await exit
+      pidfd.close()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      survivors.push(marked(m).length)
+    }
+    expect(survivors).toEqual([0, 0, 0, 0, 0])
+  })
+})
