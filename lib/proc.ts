@@ -12,12 +12,6 @@ import { features } from './features'
 import { getInfo } from './info'
 import { Pidfd } from './pidfd'
 
-/** A candidate child: a pid, and the parent pid /proc gave for it. */
-export interface Candidate {
-  pid: number
-  ppid: number
-}
-
 /** One buffer for every /proc/PID/stat read: a stat line is well under 4 KiB. */
 const statBuffer = Buffer.allocUnsafe(4096)
 
@@ -35,7 +29,7 @@ function isGone(error: unknown): boolean {
  * `/proc/PID/stat`, or null if the process is gone. Out of fds (EMFILE) and other failures
  * throw: a member silently skipped would escape a kill.
  */
-export function readStat(pid: number): string | null {
+function readStat(pid: number): string | null {
   let fd: number
   try {
     fd = fs.openSync(`/proc/${pid}/stat`, 'r')
@@ -55,7 +49,7 @@ export function readStat(pid: number): string | null {
 }
 
 /** The state letter and parent pid of a `/proc/PID/stat` line (fields 3 and 4, after "(comm)"). */
-export function parseStat(text: string): { state: string; ppid: number } {
+function parseStat(text: string): { state: string; ppid: number } {
   const close = text.lastIndexOf(')')
   const state = text[close + 2]!
   const start = close + 4
@@ -153,7 +147,7 @@ function childrenFromTasks(pid: number): number[] {
 }
 
 /** Every process's parent, from one pass over `/proc/[0-9]* /stat`: parent pid to child pids. */
-export function scanParents(): Map<number, number[]> {
+function scanParents(): Map<number, number[]> {
   const byParent = new Map<number, number[]>()
   for (const name of fs.readdirSync('/proc')) {
     const first = name.charCodeAt(0)

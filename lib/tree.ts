@@ -176,7 +176,7 @@ const STOPPING = new Set([SIGSTOP, os.constants.signals.SIGTSTP, os.constants.si
  * stop, in ms. A member may never stop: one blocked in the kernel, such as a parent in
  * `vfork()` whose child was stopped before its exec. Past this, what was found is signalled.
  */
-export const STOP_WAIT_MS = 250
+const STOP_WAIT_MS = 250
 
 /** How many passes the walk makes at most (a bound against a member that forks forever unstopped). */
 const MAX_PASSES = 10_000
