@@ -804,7 +804,7 @@ export class Pidfd implements Disposable {
    * ```
    */
   killTree(signal: NodeJS.Signals | number = 'SIGTERM', options?: KillTreeOptions): Promise<KilledProcess[]> {
-    Pidfd.#live(this)
+    Pidfd.#own(this) // arguments first, then ERR_PIDFD_CLOSED, as everywhere
     return killTree(this, signal, options)
   }
 
