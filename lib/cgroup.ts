@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs'
 import os from 'node:os'
-import { isAbsolute, join, normalize } from 'node:path'
+import { join, resolve } from 'node:path'
 import { native } from './binding'
 import { errnoException, invalidArgType, invalidArgValue, nodeError, type NodeError, unsupported } from './errors'
 import { currentPid, pollExited } from './exit'
@@ -65,12 +65,21 @@ export function cgroupOf(pidfd: Pidfd): string {
   if (currentPid(fd) !== pid) throw gone()
   const line = text.split('\n').find((entry) => entry.startsWith('0::'))
   if (line === undefined) throw cgroupUnavailable(`Process ${pid} is in no cgroup v2 (no 0:: line in /proc/${pid}/cgroup)`)
-  return join(root, line.slice(3))
+  return resolve(root, `.${line.slice(3)}`) // no trailing slash, even for the root ('0::/')
+}
+
+/** This process's cgroup v2 directory, or null if it is in none. */
+function ownCgroup(): string | null {
+  const line = fs
+    .readFileSync('/proc/self/cgroup', 'latin1')
+    .split('\n')
+    .find((entry) => entry.startsWith('0::'))
+  return line === undefined ? null : resolve(mount(), `.${line.slice(3)}`)
 }
 
 /** An absolute cgroup v2 directory for path: relative ones are taken under the v2 mount. */
 function resolveCgroup(dir: string): string {
-  const absolute = isAbsolute(dir) ? normalize(dir) : join(mount(), dir)
+  const absolute = resolve(mount(), dir) // an absolute dir as it is, without a trailing slash
   let fd: number
   try {
     fd = fs.openSync(absolute, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY)
@@ -89,6 +98,11 @@ function resolveCgroup(dir: string): string {
   }
   if (!fs.existsSync(join(absolute, 'cgroup.freeze'))) {
     throw invalidArgValue('path', dir, 'is the root cgroup, which cannot be killed or frozen')
+  }
+  // Killed, this process would die with it; frozen, it could never thaw it again.
+  const own = ownCgroup()
+  if (own !== null && (own === absolute || own.startsWith(`${absolute}/`))) {
+    throw invalidArgValue('path', dir, `holds this process (in ${own})`)
   }
   return absolute
 }
@@ -185,7 +199,7 @@ export interface CgroupKillResult {
  *
  * @throws (at the call, before anything is written) `ERR_INVALID_ARG_TYPE` for a non-string
  *   path, `ERR_UNKNOWN_SIGNAL`/`ERR_OUT_OF_RANGE` for a bad signal, `ERR_INVALID_ARG_VALUE`
- *   for a path that is not a cgroup directory or is the root cgroup,
+ *   for a path that is not a cgroup directory, is the root cgroup, or holds this process,
  *   `ERR_CGROUP2_UNAVAILABLE` where cgroup v2 is not mounted or the path is not in it,
  *   `ERR_PIDFD_UNSUPPORTED` for SIGKILL before Linux 5.14 (no `cgroup.kill`). Rejects with
  *   EACCES/EPERM/EROFS (the message names the file) where its control files are not

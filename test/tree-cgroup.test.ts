@@ -1,10 +1,11 @@
 // killCgroup() and cgroupOf() on a cgroup v2 made for the test, with spawn()'s cgroup option.
+import { once } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { cgroupOf, killCgroup, Pidfd, spawn } from '../lib'
 import { findCgroup2Mount } from '../lib/spawn'
-import { scaled, sleeper, killChildren, until } from './helpers'
+import { distEntry, scaled, sleeper, killChildren, until } from './helpers'
 
 /** Why cgroup tests cannot run here, or null. */
 let missing: string | null = null
@@ -81,11 +82,27 @@ describe('cgroups', () => {
     if (missing !== null) return context.skip()
     using self = Pidfd.open(process.pid)
     const line = fs.readFileSync('/proc/self/cgroup', 'latin1').split('\n').find((entry) => entry.startsWith('0::'))!
-    expect(cgroupOf(self)).toBe(path.join(mount, line.slice(3)))
+    expect(cgroupOf(self)).toBe(path.resolve(mount, `.${line.slice(3)}`)) // no trailing slash for the root
     const closed = Pidfd.open(process.pid)
     closed.close()
     expect(() => cgroupOf(closed)).toThrow(expect.objectContaining({ code: 'ERR_PIDFD_CLOSED' }))
     expect(() => cgroupOf(process.pid as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }))
+  })
+
+  it('killCgroup() refuses the cgroup this process is in: it would kill or freeze itself', async (context) => {
+    if (missing !== null) return context.skip()
+    const dir = newCgroup()
+    const script = `
+      const { cgroupOf, killCgroup, Pidfd } = require(${JSON.stringify(distEntry)})
+      const self = Pidfd.open(process.pid)
+      for (const signal of ['SIGKILL', 'SIGTERM']) {
+        try { killCgroup(cgroupOf(self), signal); console.log('accepted') } catch (error) { console.log(error.code, /holds this process/.test(error.message)) }
+      }`
+    const child = spawn(process.execPath, ['-e', script], { cgroup: dir, stdio: ['ignore', 'pipe', 'inherit'] })
+    let output = ''
+    child.stdout!.on('data', (data: Buffer) => (output += data.toString()))
+    await once(child, 'close')
+    expect(output).toBe('ERR_INVALID_ARG_VALUE true\nERR_INVALID_ARG_VALUE true\n')
   })
 
   it('killCgroup() refuses bad input at the call, before anything is written', (context) => {
