@@ -93,7 +93,8 @@ describe('killTree', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(290)
     const root = killed[0]!
     expect(root).toMatchObject({ signal: 'SIGKILL', escalated: true, exited: true })
-    expect(root.status).toMatchObject({ signal: 'SIGKILL' })
+    // Its status, unless Node reaped it first on a kernel that keeps none (before 6.15).
+    if (root.status?.source !== 'unavailable') expect(root.status).toMatchObject({ signal: 'SIGKILL' })
     // The first sleep died of SIGTERM; the one forked after it got SIGKILL.
     expect(killed.slice(1).map((member) => [member.signal, member.escalated])).toEqual([
       ['SIGTERM', false],
