@@ -127,9 +127,10 @@ describe('killTree', () => {
     expect(await exit).toEqual([null, 'SIGKILL'])
     expect(marked(m)).toEqual([])
     pidfd.close()
-  })
+  }, scaled(60_000))
 
-  const runs = Number(process.env.PIDFD_TREE_RUNS ?? 20)
+  // PIDFD_TREE_RUNS=100 for the issue's figure; 15 keeps the suite short on a busy machine.
+  const runs = Number(process.env.PIDFD_TREE_RUNS ?? 15)
   it.each(['SIGKILL', 'SIGTERM'] as const)(`leaves no survivor of a tree that forks while it is killed with %s (${runs} runs)`, async (signal) => {
     const fds = openFdCount()
     const survivors: number[] = []
@@ -150,7 +151,7 @@ describe('killTree', () => {
     expect(survivors.every((count) => count === 0)).toBe(true)
     expect(openFdCount()).toBe(fds)
     expect(zombieChildren()).toEqual([])
-  })
+  }, scaled(runs * 6000))
 
   it('reports EPERM for a member of another user and signals the rest', async (context) => {
     const setpriv = spawnSync('setpriv', ['--version'])
@@ -358,5 +359,5 @@ describe('with the /proc/[0-9]+/stat scan (kernels without CONFIG_PROC_CHILDREN)
       survivors.push(marked(m).length)
     }
     expect(survivors).toEqual([0, 0, 0, 0, 0])
-  })
+  }, scaled(60_000))
 })
