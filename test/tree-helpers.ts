@@ -106,3 +106,18 @@ export function forkTreeSize(breadth: number, depth: number): number {
   for (let level = 1, width = 1; level <= depth + 1; level++) total += width *= breadth
   return total
 }
+
+/**
+ * The number of marked processes that run `sleep` (have exec'd it). A forked child of a
+ * shell with a trap runs the trap, not `sleep`, if a signal reaches it before its exec: a
+ * test that needs the signal to reach `sleep` waits for this first.
+ */
+export function sleeping(mark: string): number {
+  return marked(mark).filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/comm`, 'latin1') === 'sleep\n'
+    } catch {
+      return false
+    }
+  }).length
+}

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { features, Pidfd } from '../lib'
 import { setChildrenFiles } from '../lib/proc'
 import { killChildren, lineFrom, openFdCount, removePackageCopy, scaled, start, until, worldReadablePackage } from './helpers'
-import { forkTree, forkTreeSize, grown, marked, newMark, stateOf, sweep, tree, zombieChildren } from './tree-helpers'
+import { forkTree, forkTreeSize, grown, marked, newMark, sleeping, stateOf, sweep, tree, zombieChildren } from './tree-helpers'
 
 /** Every mark a test used: what is left of its tree is swept after each test. */
 const marks: string[] = []
@@ -74,7 +74,7 @@ describe('killTree', () => {
   it('resolves once every member is signalled without a timeout, and resumes what it stopped', async () => {
     // SIGUSR1 kills sleep; the shell traps it, and can run its trap only if it was resumed.
     const { child, exit, pidfd, mark: m } = startTree('trap "echo usr1; exit 0" USR1; sleep 1000 & sleep 1000 & wait', 'pipe')
-    await grown(m, 3, scaled(10_000))
+    await until(() => sleeping(m) === 2, 'both sleeps', scaled(10_000))
     const killed = await pidfd.killTree('SIGUSR1')
     expect(killed.map((member) => member.signal)).toEqual(['SIGUSR1', 'SIGUSR1', 'SIGUSR1'])
     expect(await lineFrom(child, /^usr1$/)).toBe('usr1')
@@ -87,7 +87,7 @@ describe('killTree', () => {
     // The shell survives SIGTERM (a trap, which sleep does not inherit as it would an
     // ignored signal) and forks a new sleep each time one dies.
     const { exit, pidfd, mark: m } = startTree('trap "echo term" TERM; while true; do sleep 1000; done')
-    await grown(m, 2, scaled(10_000))
+    await until(() => sleeping(m) === 1, 'the sleep', scaled(10_000))
     const started = Date.now()
     const killed = await pidfd.killTree('SIGTERM', { timeout: 300 })
     expect(Date.now() - started).toBeGreaterThanOrEqual(290)
