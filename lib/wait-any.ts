@@ -36,6 +36,19 @@ export interface WaitAnyOptions {
   timeout?: number
 }
 
+/**
+ * The status of a process seen to exit: its Pidfd's `exited`. Never throws (it runs from a
+ * watch callback): a Pidfd the caller closed meanwhile gives a rejection
+ * (`ERR_PIDFD_CLOSED`) instead.
+ */
+function statusOf(pidfd: Pidfd): Promise<ExitStatus> {
+  try {
+    return pidfd.exited
+  } catch (error) {
+    return Promise.reject(error as Error)
+  }
+}
+
 /** The list, validated: an iterable of distinct open Pidfds, not empty. */
 function validateList(pidfds: unknown): Pidfd[] {
   if (pidfds === null || typeof pidfds !== 'object' || typeof (pidfds as Iterable<unknown>)[Symbol.iterator] !== 'function') {
@@ -154,7 +167,7 @@ export function waitAny(pidfds: Iterable<Pidfd>, options?: WaitAnyOptions): Prom
       settled = true
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
-      pidfd.exited.then(
+      statusOf(pidfd).then(
         (status) => resolve({ pidfd, index, status }),
         (error: Error) => reject(error),
       )
@@ -194,7 +207,7 @@ export function exits(pidfds: Iterable<Pidfd>): AsyncIterableIterator<ProcessExi
   const watches = new ExitWatches(list, (index) => {
     if (done) return
     const pidfd = list[index]!
-    const exit = pidfd.exited.then((status) => ({ pidfd, index, status }))
+    const exit = statusOf(pidfd).then((status) => ({ pidfd, index, status }))
     exit.catch(() => {}) // handled: it rejects only if the loop is still there to throw it
     ready.push(exit)
     wake?.()

@@ -71,6 +71,21 @@ describe('waitAny()', () => {
     for (const p of procs) p.pidfd.close()
   })
 
+  it('rejects with ERR_PIDFD_CLOSED if the Pidfd of the first to exit was closed meanwhile', async () => {
+    const procs = sleepers(2)
+    const fds = openFdCount()
+    const pending = waitAny(procs.map((p) => p.pidfd))
+    const pid = procs[0]!.child.pid!
+    procs[0]!.pidfd.close()
+    process.kill(pid, 'SIGKILL')
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_PIDFD_CLOSED' })
+    const iterator = exits(procs.map((p) => p.pidfd).slice(1))
+    procs[1]!.pidfd.close()
+    procs[1]!.child.kill('SIGKILL')
+    await expect(iterator.next()).rejects.toMatchObject({ code: 'ERR_PIDFD_CLOSED' })
+    expect(openFdCount()).toBe(fds - 2)
+  })
+
   it('refuses bad input at the call, before anything is watched', () => {
     const [p] = sleepers(1)
     const fds = openFdCount()
