@@ -25,6 +25,8 @@ import { features, requireFeature } from './features'
 import { type SignalScope, signalName, toScopeFlag, toSignalNumber } from './signals'
 import { fstat, fstatIdentity, type PidfdStats, statx, type StatxResult } from './stat'
 import { INT32_MAX, validateBoolean, validateInteger, validateOptions } from './validate'
+import { terminate, type TerminateOptions, type TerminateResult } from './terminate'
+import { children, descendants, killTree, type KilledProcess, type KillTreeOptions, type PidfdList, type TreeNode } from './tree'
 
 /** Options of {@link Pidfd.open}. */
 export interface OpenOptions {
@@ -708,6 +710,112 @@ export class Pidfd implements Disposable {
     return `${this.#pid}:${ino}`
   }
 
+  /**
+   * Stops the process politely, then for sure: sends `signal` (default `'SIGTERM'`), waits
+   * up to `timeout` ms (default 5000) for it to exit, then sends `killSignal` (default
+   * `'SIGKILL'`) and waits as long again. Resolves with its {@link ExitStatus} and
+   * `escalated: true` if `killSignal` was needed. Works for children and non-children
+   * alike, through the pidfd only: it can never signal a recycled pid. A process already
+   * gone resolves at once with its status, and nothing is sent. The waits are the
+   * {@link Pidfd.exited} watch: no polling. A process that has exited but whose parent has
+   * not reaped it yet counts as exited (its status may take up to {@link ZOMBIE_WAIT_MS}).
+   *
+   * @param options.abort - Aborting it rejects with Node's `AbortError` and sends nothing
+   *   more (a signal already sent stays sent).
+   * @throws `ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`, `ERR_UNKNOWN_SIGNAL` for bad
+   *   options, `ERR_PIDFD_CLOSED` after close, before anything is sent; rejects with EPERM
+   *   if this process may not signal it, and with a `TimeoutError` (`code: 'ETIMEDOUT'`) if
+   *   it outlives a `killSignal` it can catch (or is stuck in the kernel).
+   *
+   * @example
+   * ```ts
+   * const { code, signal, escalated } = await child.pidfd.terminate({ timeout: 2000 })
+   * ```
+   */
+  terminate(options?: TerminateOptions): Promise<TerminateResult> {
+    Pidfd.#own(this)
+    return terminate(this, options)
+  }
+
+  /**
+   * The process's current children, each opened as a Pidfd the caller owns (close them,
+   * or the whole list: `using kids = pidfd.children()`). [] once the process has exited.
+   *
+   * Race-free: the kernel's list (`/proc/PID/task/* /children` where it has them,
+   * CONFIG_PROC_CHILDREN; else a scan of `/proc/[0-9]+/stat`) only proposes pids. Each is
+   * opened first, then its parent is read again through the new pidfd (`PIDFD_GET_INFO`, or
+   * `/proc/PID/stat` checked against a reap before Linux 6.13) and must still be this
+   * process, which must still be alive: a pid reused meanwhile is dropped, never returned
+   * under this process's name. A child that exits meanwhile may or may not be listed.
+   *
+   * @throws `ERR_PIDFD_CLOSED`; EMFILE if this process runs out of fds (nothing is left open).
+   */
+  children(): PidfdList<Pidfd> {
+    Pidfd.#live(this)
+    return children(this)
+  }
+
+  /**
+   * The whole tree below the process, breadth first (every parent before its children):
+   * `{ pidfd, pid, parent, parentPid, depth }` per process, `parent` being this Pidfd or an
+   * earlier node's `pidfd`. Each node is checked as {@link Pidfd.children} checks its
+   * children, against its own parent. The caller owns every `pidfd` in it (`using tree =
+   * pidfd.descendants()` closes them all). A snapshot: a tree that forks meanwhile may have
+   * more; {@link Pidfd.killTree} is the one that stops it first.
+   *
+   * @throws `ERR_PIDFD_CLOSED`; EMFILE if this process runs out of fds (nothing is left open).
+   */
+  descendants(): PidfdList<TreeNode> {
+    Pidfd.#live(this)
+    return descendants(this)
+  }
+
+  /**
+   * Signals the process and every descendant, including those forked while it runs: each
+   * member is stopped with SIGSTOP through its pidfd the moment it is found, and its
+   * children are read as final only once every thread of it shows as stopped (a stopped
+   * process cannot fork; one with SIGSTOP merely pending may be finishing a fork). The tree
+   * is walked again until a pass finds no new member, then every member gets `signal`
+   * (default `'SIGTERM'`) and, unless it is SIGKILL or a stop signal, SIGCONT so that it can
+   * act on it. Every signal goes through a pidfd: never to a recycled pid. How the tree is
+   * read and checked: see {@link Pidfd.children}.
+   *
+   * With `options.timeout`, it then waits up to that many ms for every member to exit
+   * (on their exit watches), stops and walks what is still alive again, sends `killSignal`
+   * (default `'SIGKILL'`) and waits as long again. Without it, it resolves once every
+   * member has been signalled.
+   *
+   * Resolves with one {@link KilledProcess} per member, the root first: identity
+   * (`"PID:INODE"` with pidfs; the pid alone before Linux 6.9), parent pid, the signal
+   * sent, whether it exited and, with `timeout`, its status where the kernel could tell it.
+   * A member this process may not signal (EPERM: another user's) is reported with `error`,
+   * and the others are signalled all the same. A process that has already exited has no
+   * tree left to find: `[]`.
+   *
+   * Limits: a tree is what `/proc` says of parents, so a process whose parent exits
+   * before it is found (a double fork, a daemon) has left the tree; run what must die
+   * together in a cgroup and use {@link killCgroup}. This process and its own descendants
+   * are never stopped or signalled; killTree on this process itself throws. Members stopped
+   * by someone else before the call are resumed by the SIGCONT. It reaps nothing: members
+   * that are this process's children are reaped by whoever spawned them. It holds one fd
+   * per member while it runs.
+   *
+   * @throws `ERR_UNKNOWN_SIGNAL`, `ERR_OUT_OF_RANGE`, `ERR_INVALID_ARG_TYPE` for bad
+   *   arguments, `ERR_INVALID_ARG_VALUE` for this process itself, `ERR_PIDFD_CLOSED`, at the
+   *   call, before anything is sent; rejects with EMFILE if the tree needs more fds than
+   *   this process may open (every member stopped is resumed first).
+   *
+   * @example
+   * ```ts
+   * const killed = await child.pidfd.killTree('SIGTERM', { timeout: 3000 })
+   * console.log(killed.filter((p) => p.escalated).length, 'needed SIGKILL')
+   * ```
+   */
+  killTree(signal: NodeJS.Signals | number = 'SIGTERM', options?: KillTreeOptions): Promise<KilledProcess[]> {
+    Pidfd.#own(this) // arguments first, then ERR_PIDFD_CLOSED, as everywhere
+    return killTree(this, signal, options)
+  }
+
   /** For `util.inspect` and `console.log`. */
   [util.inspect.custom](): string {
     if (!isPidfd(this)) return 'Pidfd { <not a Pidfd> }'
@@ -817,7 +925,15 @@ function isUnreapedChild(fd: number): boolean {
   }
 }
 
-function asPidfd(value: unknown, name: string): Pidfd {
+/**
+ * @internal `value` if it is a real Pidfd (open or closed), else `ERR_INVALID_ARG_TYPE`
+ * naming `name`.
+ */
+export function checkPidfd(value: unknown, name: string): Pidfd {
+  return asPidfd(value, name, 'an instance of Pidfd')
+}
+
+function asPidfd(value: unknown, name: string, expected = 'of type number or an instance of Pidfd'): Pidfd {
   if (isPidfd(value)) return value
-  throw invalidArgType(name, 'of type number or an instance of Pidfd', value)
+  throw invalidArgType(name, expected, value)
 }

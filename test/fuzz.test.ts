@@ -118,7 +118,7 @@ const ARG_CODES = new Set([
   'ERR_UNKNOWN_SIGNAL',
   'ERR_ILLEGAL_CONSTRUCTOR',
 ])
-const STATE_CODES = new Set(['ERR_PIDFD_CLOSED', 'ERR_PIDFD_UNSUPPORTED', 'ERR_PIDFS_UNSUPPORTED'])
+const STATE_CODES = new Set(['ERR_PIDFD_CLOSED', 'ERR_PIDFD_UNSUPPORTED', 'ERR_PIDFS_UNSUPPORTED', 'ERR_CGROUP2_UNAVAILABLE'])
 
 const show = (value: unknown): string => {
   try {
@@ -151,10 +151,10 @@ function unlikeNode(error: unknown): string | undefined {
   return undefined
 }
 
-/** True if message names `name` the way Node's messages quote it ("pid", 'options.scope'). */
+/** True if message names `name` the way Node's messages quote it ("pid", 'options.scope', "pidfds[0]"). */
 function names(message: string, name: string): boolean {
   const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  return new RegExp(`["']${escaped}(?:\\.[^"']*)?["']`).test(message)
+  return new RegExp(`["']${escaped}(?:[.[][^"']*)?["']`).test(message)
 }
 
 interface Expectation {
@@ -593,7 +593,23 @@ afterAll(async () => {
 describe('the module', () => {
   it('exports only what this file fuzzes', () => {
     // A new export needs a property here.
-    expect(Object.keys(api).sort()).toEqual(['Pidfd', 'PidfdStats', 'Subprocess', 'ZOMBIE_WAIT_MS', 'constants', 'featureInfo', 'features', 'sameProcess', 'spawn', 'unsupportedReason'])
+    expect(Object.keys(api).sort()).toEqual([
+      'Pidfd',
+      'PidfdStats',
+      'Subprocess',
+      'TERMINATE_TIMEOUT_MS',
+      'ZOMBIE_WAIT_MS',
+      'cgroupOf',
+      'constants',
+      'exits',
+      'featureInfo',
+      'features',
+      'killCgroup',
+      'sameProcess',
+      'spawn',
+      'unsupportedReason',
+      'waitAny',
+    ])
   })
 
   it('spawn(file, args, options): a Subprocess or a Node-shaped error, never a crash, a hang or a leak', async () => {
@@ -672,6 +688,7 @@ describe('the module', () => {
     )
     for (const value of Object.values(constants)) expect(Number.isInteger(value)).toBe(true)
     expect(Number.isInteger(ZOMBIE_WAIT_MS)).toBe(true)
+    expect(Number.isInteger(api.TERMINATE_TIMEOUT_MS)).toBe(true)
   })
 })
 
@@ -1137,10 +1154,14 @@ describe('members without arguments, on every receiver', () => {
     getfd: () => [0],
     namespace: () => ['net'],
     equals: () => [world.self],
+    terminate: () => [{ signal: 0, killSignal: 0, timeout: 0 }],
+    killTree: () => [0],
   }
   // close and dispose are for the closed-Pidfd property below; equals and the ones that take
   // arguments have their own properties above.
-  const zeroArg = members.filter((key) => typeof key === 'symbol' || !['close', 'sendSignal', 'wait', 'waitid', 'getfd', 'namespace', 'equals'].includes(key))
+  // terminate and killTree send real signals: they have their own property, on sleepers of this test.
+  const withArgs = ['close', 'sendSignal', 'wait', 'waitid', 'getfd', 'namespace', 'equals', 'terminate', 'killTree']
+  const zeroArg = members.filter((key) => typeof key === 'symbol' || !withArgs.includes(key))
   const invoke = (key: PropertyKey, self: unknown, args: unknown[]): unknown => {
     const descriptor = Object.getOwnPropertyDescriptor(Pidfd.prototype, key)!
     if (descriptor.get) return Reflect.apply(descriptor.get, self, [])
@@ -1150,7 +1171,7 @@ describe('members without arguments, on every receiver', () => {
 
   it('covers every member of Pidfd.prototype', () => {
     // A new member needs a property in this file: its arguments, or the zero-argument list.
-    const covered = [...zeroArg, 'close', 'sendSignal', 'wait', 'waitid', 'getfd', 'namespace', 'equals']
+    const covered = [...zeroArg, ...withArgs]
     expect(new Set(covered)).toEqual(new Set(members))
   })
 
@@ -1166,6 +1187,8 @@ describe('members without arguments, on every receiver', () => {
           check(outcome, what)
           if (name === 'closed' && outcome.calls.length > 0) fail(what, `a closed Pidfd reached native code (${outcome.calls.join(', ')})`, outcome)
           if (!outcome.threw && outcome.value instanceof Promise) outcome.value.catch(() => {}) // exited: settles at close
+          // children() and descendants(): the Pidfds are the caller's.
+          if (!outcome.threw && Array.isArray(outcome.value)) (outcome.value as unknown as Disposable)[Symbol.dispose]()
           if (self !== pidfd) self.close()
         }),
       ),
@@ -1213,6 +1236,8 @@ describe('members without arguments, on every receiver', () => {
       equals: ['other', fc.constantFrom<unknown>(world.self, world.init), (v) => (v === world.self || v === world.init ? 'valid' : undefined)],
       waitid: ['options', fc.constantFrom({}, { nohang: true }), optionsModel],
       wait: ['options', fc.constantFrom({}, { timeout: 1 }), optionsModel],
+      terminate: ['options', fc.constantFrom({}, { timeout: 1 }), optionsModel],
+      killTree: ['signal', fc.constantFrom(0, 9, 'SIGKILL', undefined), signalModel],
     }
     const cases = fc.oneof(
       ...Object.entries(withArgument).map(([method, [, values]]) => fc.tuple(fc.constant<PropertyKey>(method), fc.oneof(anyValue(), values).map((v) => [v]))),
@@ -1239,6 +1264,119 @@ describe('members without arguments, on every receiver', () => {
         }),
       ),
       { numRuns: 300 },
+    )
+  })
+})
+
+describe('process trees', () => {
+  it('terminate(options) and killTree(signal, options): an outcome or a Node-shaped error, only ever on a sleeper of this test', async () => {
+    const signals = fc.oneof(anyValue(), fc.constantFrom<unknown>(0, 9, 'SIGKILL', 'SIGTERM', 'SIGFOO', undefined))
+    const options = fc.oneof(
+      anyValue(),
+      fc.record(
+        { signal: signals, killSignal: signals, timeout: fc.oneof(anyValue(), fc.constantFrom(0, 10)), abort: fc.oneof(anyValue(), fc.constant(AbortSignal.abort())) },
+        { requiredKeys: [] },
+      ),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom('terminate', 'killTree'), signals, options, async (method, boxedSignal, boxedOptions) => {
+        // A valid call sends real signals: each run gets a sleeper of its own to send them to.
+        const child = spawnSleeper()
+        const exit = once(child, 'exit')
+        const pidfd = Pidfd.fromChildProcess(child)
+        signalTargets.add(pidfd.id)
+        await noLeakAsync(method, async () => {
+          const signal = unbox(boxedSignal)
+          const opts = unbox(boxedOptions)
+          const what = method === 'terminate' ? `terminate(${show(opts)})` : `killTree(${show(signal)}, ${show(opts)})`
+          const call = attempt(() => (method === 'terminate' ? pidfd.terminate(opts as object) : pidfd.killTree(signal as 0, opts as object)))
+          let outcome = call
+          if (!call.threw && call.value instanceof Promise) {
+            // Signal 0 and a long timeout would wait for a sleeper that never ends: end it.
+            const killer = setTimeout(() => child.kill('SIGKILL'), 200)
+            outcome = { ...(await settle(call.value, scaled(3000), what)), calls: call.calls }
+            clearTimeout(killer)
+          }
+          check(outcome, what)
+        })
+        child.kill('SIGKILL')
+        await exit
+        pidfd.close()
+      }),
+      { numRuns: 50 },
+    )
+  })
+
+  it('waitAny(pidfds, options) and exits(pidfds): an exit or a Node-shaped error, never a leak or a hang', async () => {
+    const { reaped, quiet, closed } = world
+    // Every valid list holds a process already gone: the wait ends at once.
+    const lists = fc.oneof(
+      anyValue(),
+      fc.constantFrom<unknown>([reaped], [reaped, quiet], [quiet, reaped], [closed, reaped], [reaped, reaped], [], new Set([reaped]), [reaped, 5], 'pidfds'),
+    )
+    const options = fc.oneof(
+      anyValue(),
+      fc.record({ timeout: fc.oneof(anyValue(), fc.constantFrom(0, 1, 2000)), signal: fc.oneof(anyValue(), fc.constant(AbortSignal.abort())) }, { requiredKeys: [] }),
+    )
+    await fc.assert(
+      fc.asyncProperty(lists, options, fc.boolean(), async (boxedList, boxedOptions, iterate) =>
+        noLeakAsync('waitAny', async () => {
+          const list = unbox(boxedList)
+          const opts = unbox(boxedOptions)
+          const what = iterate ? `exits(${show(list)})` : `waitAny(${show(list)}, ${show(opts)})`
+          const call = attempt(() => (iterate ? api.exits(list as Pidfd[]) : api.waitAny(list as Pidfd[], opts as object)))
+          if (call.threw) return check(call, what)
+          if (!iterate) {
+            const outcome = await settle(call.value as Promise<unknown>, scaled(2000), what)
+            check(outcome, what)
+            if (!outcome.threw) expect((outcome.value as api.ProcessExit).pidfd).toBe(reaped)
+            return
+          }
+          const iterator = call.value as AsyncIterableIterator<api.ProcessExit>
+          const first = await settle(iterator.next(), scaled(2000), what)
+          check(first, what)
+          if (!first.threw) expect((first.value as IteratorResult<api.ProcessExit>).value?.pidfd).toBe(reaped)
+          await iterator.return!()
+        }),
+      ),
+      { numRuns: 150 },
+    )
+  })
+
+  it('cgroupOf(pidfd): a path or a Node-shaped error', () => {
+    fc.assert(
+      fc.property(fc.oneof(anyValue(), receivers().map(([, pidfd]) => pidfd)), (boxedPidfd) =>
+        noLeak('cgroupOf', () => {
+          const pidfd = unbox(boxedPidfd)
+          const outcome = attempt(() => api.cgroupOf(pidfd as Pidfd))
+          check(outcome, `cgroupOf(${show(pidfd)})`, { arg: 'pidfd' })
+          if (!outcome.threw) expect(typeof outcome.value).toBe('string')
+        }),
+      ),
+      { numRuns: 150 },
+    )
+  })
+
+  it('killCgroup(path, signal): refuses anything that is not a cgroup of its own at the call, writing nothing', () => {
+    // Never a real cgroup: fuzzing which cgroup gets killed could kill anything on this machine.
+    const paths = fc.oneof(anyValue(), fc.constantFrom<unknown>('', '/tmp', '/', '.', '..', 'pidfd-no-such-cgroup', '/proc/self', 'a\u0000b', '/sys/fs/cgroup/../../tmp'))
+    const signals = fc.oneof(anyValue(), fc.constantFrom<unknown>(0, 9, 'SIGKILL', 'SIGTERM', 'SIGFOO', undefined))
+    fc.assert(
+      fc.property(paths, signals, (boxedPath, boxedSignal) =>
+        noLeak('killCgroup', () => {
+          const path = unbox(boxedPath)
+          const signal = unbox(boxedSignal)
+          const what = `killCgroup(${show(path)}, ${show(signal)})`
+          const outcome = attempt(() => api.killCgroup(path as string, signal as 0))
+          if (!outcome.threw) {
+            ;(outcome.value as Promise<unknown>).catch(() => {})
+            fail(what, 'accepted a path that is no cgroup of its own', path)
+          }
+          // Whether a directory is a cgroup (and not the root one) needs a look at it: fstatfs.
+          check(outcome, what, { valueCheckNeedsSyscall: true })
+        }),
+      ),
+      { numRuns: 200 },
     )
   })
 })

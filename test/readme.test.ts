@@ -37,5 +37,8 @@ describe('README examples', () => {
     }
     if ((code as string).includes('openProcessId(id)')) expect(output).not.toMatch(/false/)
     if ((code as string).includes('timeout: 100')) expect(output).toBe('TimeoutError ETIMEDOUT\nfalse\nSIGKILL\n')
+    if ((code as string).includes('server.pidfd.terminate')) expect(output).toBe('SIGKILL true\n')
+    if ((code as string).includes('dev.pidfd.killTree')) expect(output).toBe('stopped 3 processes\ntrue\n')
+    if ((code as string).includes('waitAny(pidfds')) expect(output).toBe('first: 1 2\n1 2\n0 SIGTERM\n')
   })
 })
