@@ -74,21 +74,14 @@ export function sweep(mark: string, open: (pid: number) => { sendSignal(signal: 
   }
 }
 
-/** This process's children that are zombies (exited, not yet reaped). */
-export function zombieChildren(): number[] {
-  const zombies: number[] = []
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue
-    let text: string
-    try {
-      text = fs.readFileSync(`/proc/${name}/stat`, 'latin1')
-    } catch {
-      continue
-    }
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
-    if (fields[0] === 'Z' && Number(fields[1]) === process.pid) zombies.push(Number(name))
+/** The Node-shaped error a call throws, as [name, code], or 'no error'. */
+export function errorOf(fn: () => unknown): [string, string | undefined] | 'no error' {
+  try {
+    fn()
+  } catch (error) {
+    return [(error as Error).name, (error as NodeJS.ErrnoException).code]
   }
-  return zombies
+  return 'no error'
 }
 
 /**

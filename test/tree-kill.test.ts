@@ -9,7 +9,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { features, Pidfd } from '../lib'
 import { setChildrenFiles } from '../lib/proc'
 import { killChildren, lineFrom, openFdCount, removePackageCopy, scaled, start, until, worldReadablePackage } from './helpers'
-import { forkTree, forkTreeSize, grown, marked, newMark, sleeping, stateOf, sweep, tree, zombieChildren } from './tree-helpers'
+import { forkTree, forkTreeSize, grown, marked, newMark, sleeping, stateOf, sweep, tree } from './tree-helpers'
+import { zombieChildren } from './spawn-helpers'
 
 /** Every mark a test used: what is left of its tree is swept after each test. */
 const marks: string[] = []

@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { features, Pidfd, spawn } from '../lib'
 import { killChildren, lineFrom, openFdCount, scaled, sleeper, start } from './helpers'
+import { errorOf } from './tree-helpers'
 
 afterEach(killChildren)
 
@@ -14,15 +15,6 @@ async function stubborn() {
   const pidfd = Pidfd.fromChildProcess(child)
   await lineFrom(child, /^ready$/)
   return { child, exit, pidfd }
-}
-
-function thrown(fn: () => unknown): [string, string | undefined] | 'no error' {
-  try {
-    fn()
-  } catch (error) {
-    return [(error as Error).name, (error as NodeJS.ErrnoException).code]
-  }
-  return 'no error'
 }
 
 describe('terminate()', () => {
@@ -107,17 +99,17 @@ describe('terminate()', () => {
     const child = sleeper()
     const pidfd = Pidfd.fromChildProcess(child)
     const fds = openFdCount()
-    expect(thrown(() => pidfd.terminate(null as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
-    expect(thrown(() => pidfd.terminate({ signal: 'SIGFOO' as never }))).toEqual(['TypeError', 'ERR_UNKNOWN_SIGNAL'])
-    expect(thrown(() => pidfd.terminate({ killSignal: -1 }))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE'])
-    expect(thrown(() => pidfd.terminate({ timeout: -1 }))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE'])
-    expect(thrown(() => pidfd.terminate({ timeout: NaN }))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE'])
-    expect(thrown(() => pidfd.terminate({ timeout: '1' as never }))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
-    expect(thrown(() => pidfd.terminate({ abort: {} as never }))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
+    expect(errorOf(() => pidfd.terminate(null as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
+    expect(errorOf(() => pidfd.terminate({ signal: 'SIGFOO' as never }))).toEqual(['TypeError', 'ERR_UNKNOWN_SIGNAL'])
+    expect(errorOf(() => pidfd.terminate({ killSignal: -1 }))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE'])
+    expect(errorOf(() => pidfd.terminate({ timeout: -1 }))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE'])
+    expect(errorOf(() => pidfd.terminate({ timeout: NaN }))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE'])
+    expect(errorOf(() => pidfd.terminate({ timeout: '1' as never }))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
+    expect(errorOf(() => pidfd.terminate({ abort: {} as never }))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
     const copy = Pidfd.fromFd(pidfd.fd)
     copy.close()
-    expect(thrown(() => copy.terminate())).toEqual(['Error', 'ERR_PIDFD_CLOSED'])
-    expect(thrown(() => Pidfd.prototype.terminate.call({} as Pidfd))).toEqual(['TypeError', 'ERR_INVALID_THIS'])
+    expect(errorOf(() => copy.terminate())).toEqual(['Error', 'ERR_PIDFD_CLOSED'])
+    expect(errorOf(() => Pidfd.prototype.terminate.call({} as Pidfd))).toEqual(['TypeError', 'ERR_INVALID_THIS'])
     await new Promise((resolve) => setTimeout(resolve, 50))
     expect(pidfd.hasExited()).toBe(false)
     expect(openFdCount()).toBe(fds)

@@ -5,6 +5,7 @@ import { once } from 'node:events'
 import { afterEach, describe, expect, it } from 'vitest'
 import { exits, Pidfd, waitAny } from '../lib'
 import { distEntry, killChildren, openFdCount, scaled, sleeper, start } from './helpers'
+import { errorOf } from './tree-helpers'
 
 afterEach(killChildren)
 
@@ -15,15 +16,6 @@ function sleepers(n: number) {
     const exit = once(child, 'exit')
     return { child, exit, pidfd: Pidfd.fromChildProcess(child) }
   })
-}
-
-function thrown(fn: () => unknown): [string, string | undefined] | 'no error' {
-  try {
-    fn()
-  } catch (error) {
-    return [(error as Error).name, (error as NodeJS.ErrnoException).code]
-  }
-  return 'no error'
 }
 
 describe('waitAny()', () => {
@@ -91,17 +83,17 @@ describe('waitAny()', () => {
     const fds = openFdCount()
     const closed = Pidfd.fromFd(p!.pidfd.fd)
     closed.close()
-    expect(thrown(() => waitAny(undefined as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
-    expect(thrown(() => waitAny(p!.pidfd as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
-    expect(thrown(() => waitAny([]))).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE'])
-    expect(thrown(() => waitAny([p!.pidfd, 3 as never]))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
-    expect(thrown(() => waitAny([p!.pidfd, p!.pidfd]))).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE'])
-    expect(thrown(() => waitAny([p!.pidfd, closed]))).toEqual(['Error', 'ERR_PIDFD_CLOSED'])
-    expect(thrown(() => waitAny([p!.pidfd], null as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
-    expect(thrown(() => waitAny([p!.pidfd], { timeout: -5 }))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE'])
-    expect(thrown(() => waitAny([p!.pidfd], { signal: 'SIGTERM' as never }))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
-    expect(thrown(() => exits([]))).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE'])
-    expect(thrown(() => exits([closed]))).toEqual(['Error', 'ERR_PIDFD_CLOSED'])
+    expect(errorOf(() => waitAny(undefined as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
+    expect(errorOf(() => waitAny(p!.pidfd as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
+    expect(errorOf(() => waitAny([]))).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE'])
+    expect(errorOf(() => waitAny([p!.pidfd, 3 as never]))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
+    expect(errorOf(() => waitAny([p!.pidfd, p!.pidfd]))).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE'])
+    expect(errorOf(() => waitAny([p!.pidfd, closed]))).toEqual(['Error', 'ERR_PIDFD_CLOSED'])
+    expect(errorOf(() => waitAny([p!.pidfd], null as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
+    expect(errorOf(() => waitAny([p!.pidfd], { timeout: -5 }))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE'])
+    expect(errorOf(() => waitAny([p!.pidfd], { signal: 'SIGTERM' as never }))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
+    expect(errorOf(() => exits([]))).toEqual(['TypeError', 'ERR_INVALID_ARG_VALUE'])
+    expect(errorOf(() => exits([closed]))).toEqual(['Error', 'ERR_PIDFD_CLOSED'])
     expect(openFdCount()).toBe(fds)
     p!.pidfd.close()
   })
