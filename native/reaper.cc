@@ -27,9 +27,10 @@ namespace pidfd {
 
 namespace {
 
-std::mutex handed_lock;
-std::vector<int> handed;  // pidfds handed over, not yet polled by the reaper thread
-int wake_fd = -1;         // eventfd the reaper thread polls for new arrivals; -1 until it runs
+// Never destroyed: the reaper thread may still be running while the process exits.
+std::mutex& handed_lock = *new std::mutex;
+std::vector<int>& handed = *new std::vector<int>;  // pidfds handed over, not yet polled by the reaper thread
+int wake_fd = -1;  // eventfd the reaper thread polls for new arrivals; -1 until it runs
 
 // Reaps the child if it has exited; true once there is nothing left to wait for (reaped
 // now, or already reaped by someone else).
