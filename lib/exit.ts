@@ -244,8 +244,16 @@ export class ExitTracker {
 
   #reaped(): boolean {
     if ((native.poll(this.#process.fd, constants.POLLIN) & constants.POLLHUP) !== 0) return true
-    // pidfs reports the reap with POLLHUP (6.9+); before it, only fdinfo tells.
-    return !features().pidfs && fdinfoPid(this.#process.fd) < 0
+    // pidfs reports the reap with POLLHUP (6.9+); before it, only fdinfo tells, and reading
+    // it takes an fd. Out of fds it is not known yet: the zombie's /proc read that follows
+    // fails the same way and is retried.
+    if (features().pidfs) return false
+    try {
+      return fdinfoPid(this.#process.fd) < 0
+    } catch (error) {
+      if (errorCode(error) === 'EMFILE' || errorCode(error) === 'ENFILE') return false
+      throw error
+    }
   }
 
   /**

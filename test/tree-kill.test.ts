@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { features, Pidfd } from '../lib'
 import { setChildrenFiles } from '../lib/proc'
 import { killChildren, lineFrom, openFdCount, removePackageCopy, scaled, start, until, worldReadablePackage } from './helpers'
-import { forkTree, forkTreeSize, grown, marked, newMark, sleeping, stateOf, sweep, tree } from './tree-helpers'
+import { forkTree, forkTreeSize, grown, marked, newMark, sleeping, stateOf, sweep, tree, errorOf } from './tree-helpers'
 import { zombieChildren } from './spawn-helpers'
 
 /** Every mark a test used: what is left of its tree is swept after each test. */
@@ -208,9 +208,9 @@ describe('killTree', () => {
   })
 
   it('returns [] for a process that has already exited, and leaves its former children alone', async () => {
-    const { child, pidfd, mark: m } = startTree('sleep 1000 & echo $!', 'pipe')
+    const { child, exit, pidfd, mark: m } = startTree('sleep 1000 & echo $!', 'pipe')
     const orphan = Number(await lineFrom(child, /^\d+$/))
-    await once(child, 'exit')
+    await exit // listened for from the start: the shell exits right after its echo
     expect(await pidfd.killTree('SIGKILL')).toEqual([])
     expect(marked(m)).toEqual([orphan])
     pidfd.close()
@@ -220,14 +220,7 @@ describe('killTree', () => {
     const { pidfd, mark: m } = startTree('sleep 1000 & wait')
     await grown(m, 2, scaled(10_000))
     const fds = openFdCount()
-    const code = (fn: () => unknown) => {
-      try {
-        fn()
-      } catch (error) {
-        return [(error as Error).name, (error as NodeJS.ErrnoException).code]
-      }
-      return 'no error'
-    }
+    const code = errorOf
     expect(code(() => pidfd.killTree('SIGFOO' as NodeJS.Signals))).toEqual(['TypeError', 'ERR_UNKNOWN_SIGNAL'])
     expect(code(() => pidfd.killTree(99))).toEqual(['RangeError', 'ERR_OUT_OF_RANGE'])
     expect(code(() => pidfd.killTree({} as never))).toEqual(['TypeError', 'ERR_INVALID_ARG_TYPE'])
@@ -289,9 +282,9 @@ describe('children() and descendants()', () => {
   })
 
   it('lists nothing for a process that has exited, though its former children live on', async () => {
-    const { child, pidfd } = startTree('sleep 1000 & echo $!', 'pipe')
+    const { child, exit, pidfd } = startTree('sleep 1000 & echo $!', 'pipe')
     await lineFrom(child, /^\d+$/)
-    await once(child, 'exit')
+    await exit
     expect(pidfd.children()).toEqual([])
     expect(pidfd.descendants()).toEqual([])
     pidfd.close()
