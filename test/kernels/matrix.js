@@ -409,7 +409,8 @@ function boot(kernel, vmlinuz, initramfs) {
     const log = process.env.PIDFD_KERNEL_LOG ? fs.createWriteStream(`${process.env.PIDFD_KERNEL_LOG}-${kernel.name}.log`) : undefined
     const timer = setTimeout(() => {
       qemu.kill('SIGKILL')
-      reject(new Error(`booting ${kernel.name}: no report within ${BOOT_TIMEOUT_MS / 1000} s; console ends:\n${console.slice(-2000)}`))
+      // A guest that ran its tests this long and hung is not booted again (minutes each).
+      reject(Object.assign(new Error(`booting ${kernel.name}: no report within ${BOOT_TIMEOUT_MS / 1000} s; console ends:\n${console.slice(-2000)}`), { again: false }))
     }, BOOT_TIMEOUT_MS)
     const initTimer = setTimeout(() => {
       if (initAt !== undefined) return
@@ -482,13 +483,13 @@ async function runKernel(kernel, fetched, initramfs) {
   const started = Date.now()
   // Emulation (TCG) sometimes panics a guest kernel on its own (seen here about one boot in
   // five with 6.x, with no report at all): up to two more boots tell that from a real failure.
-  // A guest that reports is never booted again, whatever it reported.
+  // A guest that reports, or hangs until BOOT_TIMEOUT_MS, is never booted again.
   let report
   for (let attempt = 1; report === undefined; attempt++) {
     try {
       report = await boot(kernel, fetched.vmlinuz, initramfs.image)
     } catch (error) {
-      if (attempt === 3) {
+      if (attempt === 3 || error.again === false) {
         if (RUN_TESTS) writeReport(kernel, undefined)
         throw error
       }
