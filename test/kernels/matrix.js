@@ -398,10 +398,11 @@ function buildInitramfs() {
 /** Boots a kernel with the initramfs; resolves with the guest's report, or throws. */
 function boot(kernel, vmlinuz, initramfs) {
   return new Promise((resolve, reject) => {
-    // -cpu max without 5-level paging: with la57, Debian's 6.12 panicked in kmem_cache_alloc
-    // (3 boots of 3) or hung silently under this machine's qemu 7.2 TCG; max beats a named
-    // model (Nehalem: guest.js and check 25% slower).
-    const args = ['-accel', 'tcg,thread=single', '-cpu', process.env.PIDFD_QEMU_CPU ?? 'max,la57=off', '-m', GUEST_MEMORY, '-smp', '1', '-nographic', '-nic', 'none', '-no-reboot', '-kernel', vmlinuz, '-initrd', initramfs, '-append', `console=ttyS0 panic=-1 ${process.env.PIDFD_KERNEL_QUIET === '0' ? '' : 'quiet'}`]
+    // -cpu max without 5-level paging and without cmpxchg16b: with them, Debian's 6.12
+    // panicked at a cmpxchg16b in kmem_cache_alloc (3 boots of 3) or went idle mid-run under
+    // this machine's qemu 7.2 TCG. max beats a named model (Nehalem: guest.js and check 25%
+    // slower).
+    const args = ['-accel', 'tcg,thread=single', '-cpu', process.env.PIDFD_QEMU_CPU ?? 'max,la57=off,cx16=off', '-m', GUEST_MEMORY, '-smp', '1', '-nographic', '-nic', 'none', '-no-reboot', '-kernel', vmlinuz, '-initrd', initramfs, '-append', `console=ttyS0 panic=-1 ${process.env.PIDFD_KERNEL_QUIET === '0' ? '' : 'quiet'}`]
     const started = Date.now()
     const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] })
     let console = ''
