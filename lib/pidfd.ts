@@ -684,6 +684,7 @@ export class Pidfd implements Disposable {
    */
   equals(other: Pidfd): boolean {
     if (!isPidfd(other)) throw invalidArgType('other', 'an instance of Pidfd', other)
+    Pidfd.#live(other) // a closed argument is ERR_PIDFD_CLOSED on every kernel, before the pidfs check
     const [dev, ino] = Pidfd.#identityOf(this)
     const [otherDev, otherIno] = Pidfd.#identityOf(other)
     return ino === otherIno && dev === otherDev

@@ -6,7 +6,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Pidfd, type ExitStatus, features } from '../lib'
-import { distEntry, killChildren, lineFrom, NOBODY, openPidfds, sleeper, start, removePackageCopy, scaled, worldReadablePackage } from './helpers'
+import { distEntry, killChildren, lineFrom, NOBODY, openPidfds, sleeper, start, removePackageCopy, scaled, TIME_SCALE, worldReadablePackage } from './helpers'
 
 afterEach(killChildren)
 afterAll(removePackageCopy)
@@ -325,7 +325,9 @@ describe('hasExited()', () => {
     const child = start(process.execPath, ['-e', script])
     const { calls, errors } = JSON.parse(await lineFrom(child, /^\{/))
     expect(errors).toEqual([])
-    expect(calls).toBeGreaterThan(10_000)
+    // Enough calls for a 2% failure rate to show; a slow machine (an emulated guest of the
+    // kernel matrix: ~7,000 in 1.5 s) makes fewer, in proportion.
+    expect(calls).toBeGreaterThan(10_000 / TIME_SCALE)
   })
 })
 

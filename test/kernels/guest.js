@@ -1,12 +1,16 @@
 // Runs inside a kernel-matrix guest (see matrix.js): checks what must hold on the running
-// kernel, whatever its version, and prints one JSON report between markers on the console.
+// kernel, whatever its version, runs `pidfd check --json`, then the vitest files that
+// matrix.js packed (guest-tests.json), and prints one report between markers on the console
+// (gzipped JSON in base64, so that vitest's whole JSON report fits on one line).
 // Each expectation is stated for every kernel: "works" from the release that added the
 // feature, "refused by name" before it. Never "skipped".
 'use strict'
 const { spawn, spawnSync } = require('node:child_process')
 const { once } = require('node:events')
+const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
+const zlib = require('node:zlib')
 const { Pidfd, sameProcess, features, featureInfo } = require('../..')
 
 const [major, minor] = os.release().split('.').map(Number)
@@ -77,7 +81,7 @@ const expectations = [
     b.close()
   }],
   ['thread pidfds: work from 6.9, refused by name before', () => {
-    const tid = require('node:fs').readdirSync('/proc/self/task').map(Number).find((t) => t !== process.pid)
+    const tid = fs.readdirSync('/proc/self/task').map(Number).find((t) => t !== process.pid)
     if (atLeast('6.9')) Pidfd.open(tid, { thread: true }).close()
     else refused(() => Pidfd.open(tid, { thread: true }), 'ERR_PIDFD_UNSUPPORTED', 'threadPidfd')
   }],
@@ -91,7 +95,7 @@ const expectations = [
   }],
   ['namespaces: work from 6.11, refused by name before', () => {
     const pidfd = Pidfd.open(process.pid)
-    if (atLeast('6.11')) require('node:fs').closeSync(pidfd.namespace('pid'))
+    if (atLeast('6.11')) fs.closeSync(pidfd.namespace('pid'))
     else refused(() => pidfd.namespace('pid'), 'ERR_PIDFD_UNSUPPORTED', 'namespaces')
     pidfd.close()
   }],
@@ -104,6 +108,43 @@ const expectations = [
   }],
 ]
 
+/**
+ * Runs the packed vitest files (guest-tests.json names them, with the time scale, the run's
+ * time limit and the tests left out by name). Returns vitest's JSON report as it is, with how
+ * the run ended, or undefined when matrix.js packed no test.
+ */
+function runVitest() {
+  const config = path.join(__dirname, 'guest-tests.json')
+  if (!fs.existsSync(config)) return undefined
+  const { files, timeScale, timeoutMs, leftOut } = JSON.parse(fs.readFileSync(config, 'utf8'))
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const pkg = path.join(__dirname, '../..')
+  const output = '/tmp/vitest.json'
+  const started = Date.now()
+  // One worker: the guest has one CPU. The verbose reporter names each test on the console as
+  // it ends (the console log is what there is to read when a guest never reports).
+  const run = spawnSync(process.execPath, [
+    path.join(pkg, 'node_modules/vitest/vitest.mjs'), 'run', ...files,
+    '--reporter=verbose', '--reporter=json', `--outputFile.json=${output}`,
+    `--testTimeout=${30_000 * timeScale}`, `--hookTimeout=${30_000 * timeScale}`, '--maxWorkers=1', '--no-color',
+    ...(leftOut.length > 0 ? [`--testNamePattern=^(?!.*(?:${leftOut.map(escape).join('|')}))`] : []),
+  ], { cwd: pkg, stdio: ['ignore', 'inherit', 'inherit'], timeout: timeoutMs, killSignal: 'SIGKILL', env: { ...process.env, PIDFD_TIME_SCALE: String(timeScale), CI: '1' } })
+  const result = { durationMs: Date.now() - started, exit: run.status, signal: run.signal }
+  if (run.error) result.error = `vitest did not finish: ${run.error.message}`
+  try {
+    result.json = JSON.parse(fs.readFileSync(output, 'utf8'))
+  } catch (error) {
+    result.error ??= `no JSON report (exit ${run.status}, signal ${run.signal}): ${error.message}`
+  }
+  return result
+}
+
+/** Prints the report: gzipped JSON, base64, on one line between markers. */
+function report(value) {
+  const encoded = zlib.gzipSync(JSON.stringify(value)).toString('base64')
+  fs.writeSync(1, `\n=== PIDFD-MATRIX-REPORT ===\n${encoded}\n=== PIDFD-MATRIX-REPORT-END ===\n`)
+}
+
 async function main() {
   const results = []
   for (const [name, run] of expectations) {
@@ -114,17 +155,14 @@ async function main() {
       results.push({ name, ok: false, error: error.message })
     }
   }
-  const cli = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'check', '--json'], { encoding: 'utf8', timeout: 120_000 })
+  const cli = spawnSync(process.execPath, [path.join(__dirname, '../../dist/cli.js'), 'check', '--json'], { encoding: 'utf8', timeout: 300_000 })
   let check
   try {
     check = JSON.parse(cli.stdout)
   } catch {
     check = { error: `pidfd check exited ${cli.status}: ${cli.stderr}` }
   }
-  const report = { kernel: os.release(), features: features(), results, check, checkExit: cli.status }
-  process.stdout.write(`\n=== PIDFD-MATRIX-REPORT ===\n${JSON.stringify(report)}\n=== PIDFD-MATRIX-REPORT-END ===\n`)
+  report({ kernel: os.release(), features: features(), results, check, checkExit: cli.status, vitest: runVitest() })
 }
 
-main().catch((error) => {
-  process.stdout.write(`\n=== PIDFD-MATRIX-REPORT ===\n${JSON.stringify({ kernel: os.release(), crashed: String(error.stack) })}\n=== PIDFD-MATRIX-REPORT-END ===\n`)
-})
+main().catch((error) => report({ kernel: os.release(), crashed: String(error.stack) }))
