@@ -127,10 +127,11 @@ counts: a member of another user, EPERM, is reported and the rest are still sign
   tree: `Usage: pidfd tree [--json] TARGET
 
 Draws a process and every process below it, one line each: its id and its command line
-(the command name in brackets when it has none, a kernel thread or a zombie). The id is
+(the command name in brackets when it has none: a kernel thread). The id is
 PID:INODE on kernels with pidfs (Linux 6.9+); before that, the PID alone. Every process
 is opened and checked against its parent (pidfd.descendants()), so a pid reused during
-the walk is never shown under the tree. A snapshot: what forks meanwhile may be missing.
+the walk is never shown under the tree, and one that exits during the walk (a zombie
+among them) is left out. A snapshot: what forks meanwhile may be missing.
 
 Options:
   --json              print the tree as one JSON object: {"schema": "pidfd-tree/1",
@@ -988,8 +989,8 @@ interface TreeEntry {
 
 /**
  * A process's command line from /proc/PID/cmdline, or `[comm]` when it has none (a kernel
- * thread, a zombie). Read through the pid, so trusted only if the pidfd shows the process
- * still running after the read: otherwise `null` (it exited during the walk).
+ * thread). Read through the pid, so trusted only if the pidfd shows the process still
+ * running after the read: otherwise `null` (it exited during the walk, or is a zombie).
  */
 function argvOf(pidfd: Pidfd, pid: number): string[] | null {
   let argv: string[]

@@ -4,9 +4,9 @@ import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import fs from 'node:fs'
 import path from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Pidfd, features } from '../lib'
-import { killChildren, lineFrom, root, scaled, sleeper, start, until } from './helpers'
+import { canRefuseSyscalls, killChildren, lineFrom, refusing, removePackageCopy, root, scaled, sleeper, start, until, worldReadablePackage } from './helpers'
 import { forkTree, forkTreeSize, grown, marked, newMark, sweep, tree } from './tree-helpers'
 
 const bin = path.join(root, 'dist', 'cli.js')
@@ -17,6 +17,8 @@ afterEach(async () => {
   for (const mark of marks.splice(0)) sweep(mark, openOrNull)
   await killChildren()
 })
+
+afterAll(removePackageCopy)
 
 function openOrNull(pid: number): Pidfd | null {
   try {
@@ -57,6 +59,17 @@ function ignoresTerm(pid: number): boolean {
   } catch {
     return false
   }
+}
+
+/** How many pidfds process `pid` has open. */
+function pidfdsOf(pid: number): number {
+  return fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[pidfd]'
+    } catch {
+      return false
+    }
+  }).length
 }
 
 interface Node {
@@ -106,6 +119,25 @@ describe('pidfd tree', () => {
     const stale = cli(['tree', `${target.pid}:1`])
     expect(stale.status).toBe(1)
     expect(stale.stderr).toMatch(/now belongs to another process/)
+  })
+})
+
+describe('pidfd tree, kernel threads and PATH', () => {
+  it('shows a process without a command line (a kernel thread) as [comm]', (context) => {
+    if (!/^kthreadd$/m.test(fs.readFileSync('/proc/2/comm', 'latin1'))) return context.skip()
+    const result = cli(['tree', '2'])
+    expect(result.status, result.stderr).toBe(0)
+    expect(result.stdout).toMatch(/^2(:\d+)? \[kthreadd\]\n/)
+    expect(result.stdout).toMatch(/^(├─|└─) \d+(:\d+)? \[[^\]]+\]$/m)
+  })
+
+  it('tree and kill --tree need nothing on PATH', async () => {
+    const { child, mark } = await fullTree(2, 1)
+    const run = (args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { PATH: '/nonexistent' }, timeout: scaled(30_000) })
+    const drawn = run(['tree', String(child.pid)])
+    expect([drawn.status, drawn.stdout.trimEnd().split('\n').length]).toEqual([0, 7])
+    expect(run(['kill', '--tree', '-9', String(child.pid)]).status).toBe(0)
+    await until(() => marked(mark).length === 0, 'every member gone', scaled(10_000))
   })
 })
 
@@ -209,14 +241,7 @@ describe('pidfd wait, util-linux waitpid forms', () => {
     let output = ''
     waiter.stdout.on('data', (chunk) => (output += chunk))
     // Kill only once the waiter holds its two pidfds: before that, a's pid would be gone.
-    const pidfds = () => fs.readdirSync(`/proc/${waiter.pid}/fd`).filter((fd) => {
-      try {
-        return fs.readlinkSync(`/proc/${waiter.pid}/fd/${fd}`) === 'anon_inode:[pidfd]'
-      } catch {
-        return false
-      }
-    }).length
-    await until(() => waiter.exitCode !== null || pidfds() >= 2, 'the waiter to open its targets', scaled(10_000))
+    await until(() => waiter.exitCode !== null || pidfdsOf(waiter.pid!) >= 2, 'the waiter to open its targets', scaled(10_000))
     a.kill('SIGKILL')
     expect(await done).toEqual([0, null])
     expect(output).toMatch(new RegExp(`^${a.pid}(:\\d+)? killed by SIGKILL\\n$`))
@@ -226,6 +251,74 @@ describe('pidfd wait, util-linux waitpid forms', () => {
     const verbose = cli(['wait', '-e', '-v', '2147483647'])
     expect([verbose.status, verbose.stderr]).toEqual([0, 'pidfd wait: 2147483647 has exited, skipping\n'])
     expect(cli(['wait', '2147483647']).status).toBe(1)
+  })
+
+  it('--json prints one object per line as each target ends; -t takes a decimal of seconds', async () => {
+    const quick = sleeper()
+    const slow = sleeper()
+    const id = (pid: number) => (features().pidfs ? Pidfd.open(pid).processId : String(pid))
+    const ids = [id(quick.pid), id(slow.pid)]
+    const waiter = spawn(process.execPath, [bin, 'wait', '--json', '-t', '20.5', ...ids], { stdio: ['ignore', 'pipe', 'inherit'] })
+    const done = once(waiter, 'exit')
+    let output = ''
+    waiter.stdout.on('data', (chunk) => (output += chunk))
+    await until(() => waiter.exitCode !== null || pidfdsOf(waiter.pid!) >= 2, 'the waiter to open its targets', scaled(10_000))
+    quick.kill('SIGKILL')
+    // The first is reported as it ends, while the second still runs; then that one is killed.
+    await until(() => output.includes('\n') || waiter.exitCode !== null, 'the first line', scaled(20_000))
+    slow.kill('SIGKILL')
+    expect(await done).toEqual([0, null])
+    const lines = output.trimEnd().split('\n').map((line) => JSON.parse(line) as { process: string })
+    expect(lines.map((line) => line.process)).toEqual(ids)
+    expect(lines[1]).toMatchObject({ code: null, signal: 'SIGKILL' })
+  })
+})
+
+describe('exit statuses that need another user or a refused syscall', () => {
+  it('kill --tree exits 64 when a member belongs to another user: EPERM on one line, the rest signalled', async (context) => {
+    const setpriv = spawnSync('setpriv', ['--version'])
+    if (setpriv.error !== undefined || process.getuid?.() !== 0) return context.skip()
+    const mark = newMark()
+    marks.push(mark)
+    // Real uid 12345 (so the uid-12345 CLI may signal it), effective uid 0 (so it may start
+    // a child as 65534): members of 12345, and one of 65534.
+    const launcher = start(
+      'setpriv',
+      [
+        '--ruid=12345',
+        '--euid=0',
+        process.execPath,
+        '-e',
+        `const { spawn } = require('node:child_process')
+         const kids = [spawn('sleep', ['1000']), spawn('sleep', ['1000'], { uid: 65534, gid: 65534 })]
+         setTimeout(() => console.log('ready ' + kids[1].pid), 100)
+         setInterval(() => {}, 1000)`,
+      ],
+      { env: { ...process.env, PIDFD_TREE_TEST: mark }, stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    const exit = once(launcher, 'exit')
+    const other = Number((await lineFrom(launcher, /^ready \d+$/)).split(' ')[1])
+    await grown(mark, 3, scaled(10_000))
+    const pkg = worldReadablePackage()
+    const result = spawnSync(process.execPath, [path.join(pkg, 'dist', 'cli.js'), 'kill', '--tree', String(launcher.pid)], {
+      uid: 12345,
+      gid: 12345,
+      encoding: 'utf8',
+      timeout: scaled(20_000),
+    })
+    expect(result.status, result.stderr).toBe(64)
+    expect(result.stderr).toMatch(new RegExp(`^pidfd kill: ${other}(:\\d+)?: EPERM[^\n]*\n$`))
+    await exit
+    await until(() => marked(mark).length === 1, 'only the other user\'s member left', scaled(10_000))
+    expect(marked(mark)).toEqual([other])
+  })
+
+  it.skipIf(!canRefuseSyscalls)('wait exits 2 (util-linux waitpid: no pidfds here) where pidfd_open is refused with ENOSYS', () => {
+    const target = sleeper()
+    const [launcher, ...rest] = refusing('ENOSYS', ['pidfd_open'])
+    const result = spawnSync(launcher!, [...rest, process.execPath, bin, 'wait', String(target.pid)], { encoding: 'utf8', timeout: scaled(30_000) })
+    expect(result.status, result.stderr).toBe(2)
+    expect(result.stderr).toMatch(/^pidfd wait: \d+: [^\n]*ENOSYS[^\n]*\n$/)
   })
 })
 
@@ -263,6 +356,12 @@ describe('help, version and usage errors', () => {
     [['kill', '--tree=1', '2147483647'], /--tree takes no value/],
     [['kill', '-9', '-15', '2147483647'], /the signal is already given .*process groups are not supported/],
     [['kill', '-a', '2147483647'], /'-a' \(util-linux kill's --all\) is not supported/],
+    [['kill', '-p', '2147483647'], /'-p' \(util-linux kill's --pid\) is not supported/],
+    [['kill', '-q', '1', '2147483647'], /'-q' \(util-linux kill's --queue\) is not supported/],
+    [['kill', '-r', '2147483647'], /'-r' .* is not supported/],
+    [['kill', '-d', '2147483647'], /'-d' .* is not supported/],
+    [['kill', '--', '-5'], /TARGET '-5' is not a pid .*process groups are not supported/],
+    [['kill', 'firefox'], /TARGET 'firefox' is not a pid/],
     [['tree'], /exactly one TARGET/],
     [['tree', '--nope', '2147483647'], /^pidfd tree: unknown option '--nope'/],
     [['tree', '1', '2'], /exactly one TARGET/],
