@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * The `pidfd` command: `pidfd check` reports what the running kernel does with pidfds, for
- * CI; `id`, `info`, `wait` and `kill` are race-free process tools. Built on the public API;
- * no shell is ever invoked.
+ * CI; `id`, `info`, `wait`, `kill` and `tree` are race-free process tools, `wait` and `kill`
+ * with util-linux `waitpid`'s and `kill`'s options and exit statuses. Built on the public
+ * API; no shell is ever invoked, and nothing on PATH is needed.
  *
  * A command line is first parsed into a {@link Plan} ({@link parse}: pure, no syscall, no
  * output), so every argument is validated before anything is opened, signalled or run;
