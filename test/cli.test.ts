@@ -313,11 +313,11 @@ describe('pidfd id, info, wait, kill', () => {
     expect(output).toBe(`${pidfd.processId} killed by SIGKILL\n`)
   })
 
-  it('wait --timeout exits 124 for a process still running', () => {
+  it('wait --timeout SECONDS exits 3, as util-linux waitpid, for a process still running', () => {
     const target = sleeper()
-    const result = cli(['wait', '--timeout', '100', String(target.pid)])
-    expect(result.status).toBe(124)
-    expect(result.stderr).toMatch(/still running after 100 ms/)
+    const result = cli(['wait', '--timeout', '0.1', String(target.pid)])
+    expect(result.status).toBe(3)
+    expect(result.stderr).toMatch(/still running after 0.1 s/)
   })
 
   it('kill signals a process by PID:INODE', async () => {
@@ -371,11 +371,11 @@ describe('pidfd id, info, wait, kill', () => {
     [['kill', '2147483647:1:1'], /the inode must be/],
     [['kill', '2147483647', '1e3'], /TARGET '1e3' is not a pid/],
     [['wait'], /no TARGET given/],
-    [['wait', '--timeout', 'soon', '2147483647'], /--timeout takes milliseconds from 0 to 2147483647, not 'soon'/],
-    [['wait', '--timeout=-1', '2147483647'], /--timeout takes milliseconds .* not '-1'/],
+    [['wait', '--timeout', 'soon', '2147483647'], /-t\/--timeout takes seconds from 0 to 2147483.647 .* not 'soon'/],
+    [['wait', '--timeout=-1', '2147483647'], /--timeout takes seconds .* not '-1'/],
     [['wait', '--timeout', '-1', '2147483647'], /--timeout/],
-    [['wait', '--timeout', '2147483648', '2147483647'], /--timeout takes milliseconds .* not '2147483648'/],
-    [['wait', '--timeout', '1.5', '2147483647'], /--timeout takes milliseconds .* not '1.5'/],
+    [['wait', '--timeout', '2147484', '2147483647'], /--timeout takes seconds .* not '2147484'/],
+    [['wait', '-t', '1e3', '2147483647'], /--timeout takes seconds .* not '1e3'/],
     [['wait', '2147483647', 'abc'], /TARGET 'abc' is not a pid/],
     [['wait', '2147483647', '0'], /TARGET '0' is not a pid/],
     [['kill', 'a\nb'], /TARGET 'a\\u000ab' is not a pid/],
@@ -423,7 +423,7 @@ describe('pidfd id, info, wait, kill', () => {
     expect(cli(['kill', '-s', '0', String(target.pid)]).status).toBe(0)
     expect(cli(['kill', '-s', 'usr2', '-s', '0', String(target.pid)]).status).toBe(0) // the last -s wins
     const timedOut = cli(['wait', '--timeout', '0', String(target.pid)])
-    expect([timedOut.status, timedOut.stderr]).toEqual([124, `pidfd wait: ${pidfd.processId}: still running after 0 ms\n`])
+    expect([timedOut.status, timedOut.stderr]).toEqual([3, `pidfd wait: ${pidfd.processId}: still running after 0 s\n`])
     const stale = cli(['kill', '-s', 'KILL', `${target.pid}:18446744073709551615`])
     expect(stale.status).toBe(1)
     expect(stale.stderr).toMatch(/ESRCH: .*now belongs to another process/)
@@ -434,19 +434,20 @@ describe('pidfd id, info, wait, kill', () => {
   })
 
   it('prints --help for each command, and --version', () => {
-    for (const command of ['check', 'id', 'info', 'wait', 'kill']) expect(cli([command, '--help']).stdout).toMatch(new RegExp(`^Usage: pidfd ${command}`))
+    for (const command of ['check', 'id', 'info', 'wait', 'kill', 'tree']) expect(cli([command, '--help']).stdout).toMatch(new RegExp(`^Usage: pidfd ${command}`))
     expect(cli(['--help']).stdout).toMatch(/^Usage: pidfd/)
     expect(cli(['--version']).stdout).toBe(`${pkg.version}\n`)
   })
 })
 
 describe('the command-line parser, fuzzed (fast-check)', () => {
-  const commands = ['check', 'id', 'info', 'wait', 'kill'] as const
+  const commands = ['check', 'id', 'info', 'wait', 'kill', 'tree'] as const
   const token = fc.oneof(
     fc.constantFrom(
       ...commands,
       ...['help', '-h', '--help', '-v', '--version', '--', '-', '--json', '--tap', '--junit', '--junit=', '--require', '--no-color'],
       ...['--timeout', '--timeout=', '--timeout=-1', '-s', '-s9', '-sKILL', '--signal', '--signal=TERM', 'SIGKILL', 'kill', 'usr1', 'SIG', 'pidfs', 'identity.exec'],
+      ...['-9', '-KILL', '-SIGKILL', '-l', '-L', '--list=9', '--tree', '--verbose', '-t', '-t0.5', '-c', '-e', '-V', '0x3', '137'],
       ...['0', '1', '-1', '64', '65', '2147483647', '2147483648', '18446744073709551615', '18446744073709551616', '1:1', '0:1', '1:0'],
     ),
     fc.string(),
@@ -477,7 +478,8 @@ describe('the command-line parser, fuzzed (fast-check)', () => {
       if (t.inode !== undefined) expect(t.inode >= 1n && t.inode <= 2n ** 64n - 1n, `inode ${t.inode}`).toBe(true)
     }
     if (plan.command === 'id') plan.pids.forEach(pid)
-    if (plan.command === 'info') target(plan.target)
+    if (plan.command === 'info' || plan.command === 'tree') target(plan.target)
+    if (plan.command === 'signals') for (const n of plan.query?.numbers ?? []) expect(Number.isInteger(n) && n >= 0 && n <= 64).toBe(true)
     if (plan.command === 'wait' || plan.command === 'kill') {
       expect(plan.targets.length).toBeGreaterThan(0)
       plan.targets.forEach(target)
@@ -486,6 +488,8 @@ describe('the command-line parser, fuzzed (fast-check)', () => {
     if (plan.command === 'kill') {
       if (typeof plan.signal === 'number') expect(Number.isInteger(plan.signal) && plan.signal >= 0 && plan.signal <= 64).toBe(true)
       else expect(Object.hasOwn(signals, plan.signal), plan.signal).toBe(true)
+      for (const followUp of plan.followUps) expect(Number.isInteger(followUp.ms) && followUp.ms >= 0 && followUp.ms <= 2 ** 31 - 1).toBe(true)
+      if (plan.tree) expect(plan.followUps.length).toBeLessThanOrEqual(1)
     }
     if (plan.command === 'check') for (const name of plan.required) expect(knownNames.has(name) || checks.some((c) => c.id === name), name).toBe(true)
   }
