@@ -237,7 +237,8 @@ describe('killTree', () => {
     expect(code(() => closed.killTree())).toEqual(['Error', 'ERR_PIDFD_CLOSED'])
     // Nothing was stopped or signalled, and nothing is left open.
     expect(marked(m)).toHaveLength(2)
-    for (const pid of marked(m)) expect(stateOf(pid)).toBe('S')
+    // Not stopped ('T'): running or asleep (a loaded machine may catch one still starting).
+    for (const pid of marked(m)) expect(stateOf(pid)).toMatch(/^[RSD]$/)
     expect(openFdCount()).toBe(fds)
     pidfd.close()
   })
