@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { Pidfd, features } from '../lib'
 import { canRefuseSyscalls, killChildren, lineFrom, refusing, removePackageCopy, root, scaled, sleeper, start, until, worldReadablePackage } from './helpers'
-import { forkTree, forkTreeSize, grown, marked, newMark, sweep, tree } from './tree-helpers'
+import { canMakeTwoUserTree, forkTree, forkTreeSize, grown, marked, newMark, sweep, tree, twoUserTree } from './tree-helpers'
 
 const bin = path.join(root, 'dist', 'cli.js')
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string }
@@ -276,28 +276,11 @@ describe('pidfd wait, util-linux waitpid forms', () => {
 
 describe('exit statuses that need another user or a refused syscall', () => {
   it('kill --tree exits 64 when a member belongs to another user: EPERM on one line, the rest signalled', async (context) => {
-    const setpriv = spawnSync('setpriv', ['--version'])
-    if (setpriv.error !== undefined || process.getuid?.() !== 0) return context.skip()
+    if (!canMakeTwoUserTree()) return context.skip()
     const mark = newMark()
     marks.push(mark)
-    // Real uid 12345 (so the uid-12345 CLI may signal it), effective uid 0 (so it may start
-    // a child as 65534): members of 12345, and one of 65534.
-    const launcher = start(
-      'setpriv',
-      [
-        '--ruid=12345',
-        '--euid=0',
-        process.execPath,
-        '-e',
-        `const { spawn } = require('node:child_process')
-         const kids = [spawn('sleep', ['1000']), spawn('sleep', ['1000'], { uid: 65534, gid: 65534 })]
-         setTimeout(() => console.log('ready ' + kids[1].pid), 100)
-         setInterval(() => {}, 1000)`,
-      ],
-      { env: { ...process.env, PIDFD_TREE_TEST: mark }, stdio: ['ignore', 'pipe', 'inherit'] },
-    )
-    const exit = once(launcher, 'exit')
-    const other = Number((await lineFrom(launcher, /^ready \d+$/)).split(' ')[1])
+    // The CLI runs as uid 12345: it may signal the launcher and its sleep, not the 65534 one.
+    const { launcher, exit, other } = await twoUserTree(mark)
     await grown(mark, 3, scaled(10_000))
     const pkg = worldReadablePackage()
     const result = spawnSync(process.execPath, [path.join(pkg, 'dist', 'cli.js'), 'kill', '--tree', String(launcher.pid)], {

@@ -1,8 +1,9 @@
 // Helpers for the process-tree tests: trees marked in their environment, found through /proc.
-import { type ChildProcess } from 'node:child_process'
+import { type ChildProcess, spawnSync } from 'node:child_process'
 import crypto from 'node:crypto'
+import { once } from 'node:events'
 import fs from 'node:fs'
-import { start, until } from './helpers'
+import { lineFrom, start, until } from './helpers'
 
 /** The environment variable every process of a test tree inherits. */
 export const MARK = 'PIDFD_TREE_TEST'
@@ -113,4 +114,35 @@ export function sleeping(mark: string): number {
       return false
     }
   }).length
+}
+
+/** Whether this process can start {@link twoUserTree}: root, and util-linux's setpriv. */
+export function canMakeTwoUserTree(): boolean {
+  return spawnSync('setpriv', ['--version']).error === undefined && process.getuid?.() === 0
+}
+
+/**
+ * A tree of two users, marked with `mark`: a launcher whose real uid is 12345 (so a
+ * uid-12345 killer may signal it) and effective uid 0 (so it may start a child as 65534),
+ * with a `sleep 1000` of uid 12345, one of uid 65534 (`other`), and the children that the
+ * JavaScript expressions in `more` spawn. Resolves once the launcher has started them.
+ */
+export async function twoUserTree(mark: string, more: string[] = []): Promise<{ launcher: ChildProcess & { pid: number }; exit: Promise<unknown[]>; other: number }> {
+  const launcher = start(
+    'setpriv',
+    [
+      '--ruid=12345',
+      '--euid=0',
+      process.execPath,
+      '-e',
+      `const { spawn } = require('node:child_process')
+       const kids = [spawn('sleep', ['1000']), spawn('sleep', ['1000'], { uid: 65534, gid: 65534 }), ${more.join(', ')}]
+       setTimeout(() => console.log('ready ' + kids[1].pid), 100)
+       setInterval(() => {}, 1000)`,
+    ],
+    { env: { ...process.env, [MARK]: mark }, stdio: ['ignore', 'pipe', 'inherit'] },
+  ) as ChildProcess & { pid: number }
+  const exit = once(launcher, 'exit')
+  const other = Number((await lineFrom(launcher, /^ready \d+$/)).split(' ')[1])
+  return { launcher, exit, other }
 }

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { features, Pidfd } from '../lib'
 import { setChildrenFiles } from '../lib/proc'
 import { killChildren, lineFrom, openFdCount, removePackageCopy, scaled, start, until, worldReadablePackage } from './helpers'
-import { forkTree, forkTreeSize, grown, marked, newMark, sleeping, stateOf, sweep, tree, errorOf } from './tree-helpers'
+import { forkTree, forkTreeSize, grown, marked, newMark, sleeping, stateOf, sweep, tree, errorOf, canMakeTwoUserTree, twoUserTree } from './tree-helpers'
 import { zombieChildren } from './spawn-helpers'
 
 /** Every mark a test used: what is left of its tree is swept after each test. */
@@ -155,30 +155,12 @@ describe('killTree', () => {
   }, scaled(runs * 6000))
 
   it('reports EPERM for a member of another user and signals the rest', async (context) => {
-    const setpriv = spawnSync('setpriv', ['--version'])
-    if (setpriv.error !== undefined || process.getuid?.() !== 0) {
+    if (!canMakeTwoUserTree()) {
       console.log('skipped: needs root and setpriv (util-linux) to make a tree of two users')
       return context.skip()
     }
-    // A launcher whose real uid is 12345 (so a uid-12345 killer may signal it) and effective
-    // uid 0 (so it may start a child as 65534): two members of 12345, one of 65534.
     const m = mark()
-    const launcher = start(
-      'setpriv',
-      [
-        '--ruid=12345',
-        '--euid=0',
-        process.execPath,
-        '-e',
-        `const { spawn } = require('node:child_process')
-         const kids = [spawn('sleep', ['1000']), spawn('sleep', ['1000'], { uid: 65534, gid: 65534 }), spawn('sh', ['-c', 'sleep 1000; true'])]
-         setTimeout(() => console.log('ready ' + kids[1].pid), 100)
-         setInterval(() => {}, 1000)`,
-      ],
-      { env: { ...process.env, PIDFD_TREE_TEST: m }, stdio: ['ignore', 'pipe', 'inherit'] },
-    )
-    const exit = once(launcher, 'exit')
-    const other = Number((await lineFrom(launcher, /^ready \d+$/)).split(' ')[1])
+    const { launcher, exit, other } = await twoUserTree(m, ["spawn('sh', ['-c', 'sleep 1000; true'])"])
     await grown(m, 5, scaled(10_000)) // the launcher (setpriv execs node), its 3 children, sh's sleep
     const pkg = worldReadablePackage()
     const killer = spawnSync(
