@@ -10,6 +10,7 @@ import { features, unsupportedReason } from '../lib'
 import { runChecks } from '../lib/check'
 import { findCgroup2Mount } from '../lib/spawn'
 import { canRefuseSyscalls, NOBODY, refusing, removePackageCopy, root, scaled, until, worldReadablePackage } from './helpers'
+import { childrenOfThisProcess } from './spawn-helpers'
 
 const bin = path.join(root, 'dist', 'cli.js')
 const ids = ['spawn.clone-pidfd', 'spawn.clone3', 'spawn.into-cgroup']
@@ -67,21 +68,6 @@ const canMakeCgroups = (() => {
     return false
   }
 })()
-
-/** Pids of this process's children (zombies included). */
-function childrenOfThisProcess(): number[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        return Number(fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]) === process.pid
-      } catch {
-        return false
-      }
-    })
-    .map(Number)
-}
 
 describe('pidfd check: spawn.*', () => {
   it('all three pass here, and the cgroup spawn.into-cgroup made is gone afterwards', { timeout: RUN_MS }, () => {

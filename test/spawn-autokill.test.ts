@@ -4,38 +4,28 @@
 // name on older kernels. The kernel's own behaviour, on real children: nothing is mocked.
 import * as childProcess from 'node:child_process'
 import { once } from 'node:events'
-import fs from 'node:fs'
 import { afterEach, describe, expect, it } from 'vitest'
 import { features, Pidfd, spawn } from '../lib'
 import { setSpawnMethod } from '../lib/spawn'
 import { distEntry, NOBODY, openFdCount, openPidfds, scaled, until } from './helpers'
-import { inWorker, killAll, processState, runScript, track } from './spawn-helpers'
+import { childrenOfThisProcess, inWorker, killAll, processState, runScript, track } from './spawn-helpers'
 
 afterEach(killAll)
 
 /** A child that runs until it is killed, with Node itself (no PATH binary needed). */
 const forever = [process.execPath, ['-e', 'setInterval(() => {}, 1000)']] as const
 
-/** The children of this process, from /proc (any state). */
-function childPids(): number[] {
-  return fs
-    .readdirSync('/proc/self/task')
-    .flatMap((tid) => fs.readFileSync(`/proc/self/task/${tid}/children`, 'latin1').trim().split(' '))
-    .filter(Boolean)
-    .map(Number)
-}
-
 describe('killOnClose: bad values and old kernels', () => {
   it('must be a boolean: ERR_INVALID_ARG_TYPE before anything is made', () => {
     const fds = openFdCount()
-    const children = childPids()
+    const children = childrenOfThisProcess()
     for (const value of [1, 'yes', null, {}]) {
       expect(() => spawn(forever[0], forever[1], { killOnClose: value as never })).toThrow(
         expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"options.killOnClose" property must be of type boolean') }),
       )
     }
     expect(openFdCount()).toBe(fds)
-    expect(childPids()).toEqual(children)
+    expect(childrenOfThisProcess()).toEqual(children)
   })
 
   it('false and undefined mean a plain child', async () => {
@@ -47,12 +37,12 @@ describe('killOnClose: bad values and old kernels', () => {
 
   it.skipIf(features().autoKill)('before Linux 7.1: ERR_PIDFD_UNSUPPORTED naming autoKill and 7.1, and no process, fd or pipe is made', () => {
     const fds = openFdCount()
-    const children = childPids()
+    const children = childrenOfThisProcess()
     expect(() => spawn(forever[0], forever[1], { killOnClose: true })).toThrow(
       expect.objectContaining({ code: 'ERR_PIDFD_UNSUPPORTED', feature: 'autoKill', since: '7.1' }),
     )
     expect(openFdCount()).toBe(fds)
-    expect(childPids()).toEqual(children)
+    expect(childrenOfThisProcess()).toEqual(children)
   })
 })
 
@@ -149,7 +139,7 @@ describe.skipIf(!features().autoKill)('killOnClose (needs autoKill, Linux 7.1)',
 
   it.each(['clone', 'posix_spawn'] as const)('with %s forced (it has no such flag): ENOTSUP, thrown, and nothing is made', (method) => {
     const fds = openFdCount()
-    const children = childPids()
+    const children = childrenOfThisProcess()
     setSpawnMethod(method)
     try {
       expect(() => spawn(forever[0], forever[1], { stdio: 'pipe', killOnClose: true })).toThrow(expect.objectContaining({ code: 'ENOTSUP', syscall: 'spawn' }))
@@ -157,7 +147,7 @@ describe.skipIf(!features().autoKill)('killOnClose (needs autoKill, Linux 7.1)',
       setSpawnMethod('auto')
     }
     expect(openFdCount()).toBe(fds)
-    expect(childPids()).toEqual(children)
+    expect(childrenOfThisProcess()).toEqual(children)
   })
 
   it('leaves the pidfd count flat over many children closed early or exiting', async () => {

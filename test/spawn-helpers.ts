@@ -148,3 +148,18 @@ export async function inWorker(body: string, end: (worker: Worker, messages: unk
   await once(worker, 'exit')
   return messages
 }
+
+/** Pids of this process's children (zombies included). */
+export function childrenOfThisProcess(): number[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        return Number(fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ')[1]) === process.pid
+      } catch {
+        return false
+      }
+    })
+    .map(Number)
+}
